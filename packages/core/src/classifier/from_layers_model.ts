@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+
+type Layer = LayersModel['layers'][number];
+import { SaliencyError } from '../errors.js';
+import type { Classifier, LayerAccess } from '../types.js';
+import { evaluateLayers, singleIO, softmaxActivationOf } from './layers_executor.js';
+import { makeClassifier, unknownLayer } from './make_classifier.js';
+import type { ClassifierOptions } from './options.js';
+
+function outputOf(layer: Layer): SymbolicTensor | null {
+  try {
+    const out = layer.output;
+    return Array.isArray(out) ? null : out;
+  } catch {
+    return null; // shared layers have no single output
+  }
+}
+
+/**
+ * Wraps a tfjs-layers model (functional or sequential) as a {@link Classifier}.
+ * The model runs in inference mode. `at(name)` feeds the named layer's output
+ * back into the model's own graph, so skip connections around it stay correct.
+ *
+ * @example
+ * ```ts
+ * const model = await tf.loadLayersModel('file://model/model.json');
+ * const classifier = fromLayersModel(model, { preprocess: { inputRange: [0, 255], modelRange: [0, 1] } });
+ * ```
+ */
+export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}): Classifier {
+  const { input, output } = singleIO(model);
+  const inShape = input.shape;
+  const outShape = output.shape;
+  if (inShape.length !== 4) {
+    throw new SaliencyError('BAD_RANK', `The model's input must be [batch, height, width, channels]; it is [${inShape.join(', ')}].`);
+  }
+  const lastLayer = output.sourceLayer;
+  const strip = (opts.outputs ?? 'auto') === 'auto' && softmaxActivationOf(lastLayer) != null ? lastLayer : null;
+  const spatial = (): { name: string; out: SymbolicTensor }[] =>
+    model.layers
+      .map((layer) => ({ name: layer.name, out: outputOf(layer) }))
+      .filter((e): e is { name: string; out: SymbolicTensor } => e.out != null && e.out.rank === 4 && e.out !== input);
+  const at = (name: string): LayerAccess => {
+    const candidates = spatial();
+    let chosen: { name: string; out: SymbolicTensor } | undefined;
+    if (name === 'auto') {
+      chosen = candidates[candidates.length - 1];
+      if (chosen == null) throw new SaliencyError('LAYER_NOT_4D', 'The model has no layer with a 4-D output; Grad-CAM-style methods need one.');
+    } else {
+      const layer = model.layers.find((l) => l.name === name);
+      if (layer == null) unknownLayer(name, candidates.map((c) => c.name));
+      const out = outputOf(layer);
+      if (out == null || out.rank !== 4) {
+        throw new SaliencyError('LAYER_NOT_4D', `Layer '${name}' outputs shape [${out?.shape.join(', ') ?? '?'}], not [N, h, w, k]. Pick one of: ${candidates.map((c) => c.name).join(', ')}.`);
+      }
+      chosen = { name, out };
+    }
+    const target = chosen.out;
+    return {
+      name: chosen.name,
+      features: (x) => tf.tidy(() => evaluateLayers([target], new Map([[input.id, x]]))[0] as tf.Tensor4D),
+      head: (features, x) =>
+        tf.tidy(() => evaluateLayers([output], new Map([[input.id, x], [target.id, features]]), strip)[0] as tf.Tensor2D),
+    };
+  };
+  return makeClassifier(
+    {
+      inputSize: inShape[1] != null && inShape[2] != null ? [inShape[1], inShape[2]] : null,
+      channels: inShape[3] ?? null,
+      numClasses: outShape[outShape.length - 1] ?? null,
+      outputsAre: 'logits',
+      forward: (x) => tf.tidy(() => evaluateLayers([output], new Map([[input.id, x]]), strip)[0] as tf.Tensor2D),
+      at,
+      layerNames: () => spatial().map((c) => c.name),
+    },
+    opts,
+  );
+}

@@ -1,0 +1,14 @@
+/**
+ * `@saliency/core` — where an image classifier looks.
+ *
+ * The one import applications write:
+ * ```ts
+ * import { explain, gradCam, vanillaGradient, fromLayersModel } from '@saliency/core';
+ * ```
+ * This facade re-exports the primitives (`@saliency/core/base`) and the methods
+ * (`@saliency/methods`); it defines nothing itself, so it has no module cycles.
+ *
+ * @packageDocumentation
+ */
+export * from '@saliency/core/base';
+export * from '@saliency/methods';

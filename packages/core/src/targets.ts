@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { SaliencyError } from './errors.js';
+import type { Classifier, Targets } from './types.js';
+
+/**
+ * Turns {@link Targets} into one class index per image. `'top'` runs one
+ * forward pass and reads back the argmax (one read for the whole batch).
+ * Throws `BAD_TARGET` for out-of-range or mismatched targets.
+ */
+export function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targets: Targets): number[] {
+  const n = images.shape[0];
+  if (targets === 'top') {
+    const top = tf.tidy(() => tf.argMax(classifier.logits(images), 1));
+    const out = Array.from(top.dataSync());
+    top.dispose();
+    return out;
+  }
+  const list = typeof targets === 'number' ? new Array<number>(n).fill(targets) : [...targets];
+  if (list.length !== n) {
+    throw new SaliencyError('BAD_TARGET', `Got ${list.length} targets for ${n} images: give one class per image, a single class, or 'top'.`);
+  }
+  for (const t of list) {
+    if (!Number.isInteger(t) || t < 0 || t >= classifier.numClasses) {
+      throw new SaliencyError('BAD_TARGET', `Class index ${t} is out of range: the classifier has classes 0…${classifier.numClasses - 1}.`);
+    }
+  }
+  return list;
+}
+
+/**
+ * Sum over the batch of each image's target score: `Σ_i scores[i, targets[i]]`,
+ * selected with a one-hot mask (no gather, so every backend can differentiate it).
+ */
+export function selectTargets(scores: tf.Tensor2D, targets: readonly number[]): tf.Scalar {
+  return tf.tidy(() => {
+    const mask = tf.oneHot(tf.tensor1d(targets as number[], 'int32'), scores.shape[1]);
+    return tf.sum(tf.mul(scores, mask));
+  });
+}

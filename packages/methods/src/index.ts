@@ -1,0 +1,8 @@
+/**
+ * `@saliency/methods` — one file per saliency method. Applications usually
+ * import these through the facade `@saliency/core`.
+ *
+ * @packageDocumentation
+ */
+export { vanillaGradient, type VanillaGradientOptions, type GradientAggregate } from './vanilla_gradient.js';
+export { gradCam, type GradCamOptions } from './grad_cam.js';

@@ -1,0 +1,136 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { SaliencyError, type FaceBox } from '@saliency/core';
+import { initBackend, type BackendChoice } from './backend.js';
+import { explainFile, METHOD_NAMES, type Region } from './explain_files.js';
+import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
+import { sampleFaceBoxes } from './models/sample_faces.js';
+import { sampleFaces } from './models/face_expression.js';
+
+/** Usage text of the CLI. */
+export const USAGE = `usage:
+  saliency explain <image...> [--method ${METHOD_NAMES.join('|')}] [--target N|top] [--layer NAME]
+                              [--out DIR] [--backend tensorflow-gpu|tensorflow|wasm|cpu]
+                              [--model face|mobilenet] [--box x,y,w,h]
+  saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
+
+--model face (default) is the face-expression classifier shipped in @vladmandic/face-api; on its demo
+images the faces found by face-api's own detector are used unless --box is given. --model mobilenet
+is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
+
+type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+function parseBox(s: string): Region {
+  const v = s.split(',').map(Number);
+  if (v.length !== 4 || v.some((n) => !Number.isFinite(n)) || v[2] < 1 || v[3] < 1) {
+    throw new SaliencyError('BAD_OPTION', `--box must be x,y,width,height in pixels (width, height ≥ 1); got '${s}'.`);
+  }
+  return { x: v[0], y: v[1], width: v[2], height: v[3] };
+}
+
+function parseTarget(s: string | undefined): number | 'top' {
+  if (s == null || s === 'top') return 'top';
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new SaliencyError('BAD_TARGET', `--target must be a class index or 'top'; got '${s}'.`);
+  return n;
+}
+
+function describeBackend(b: BackendChoice): string[] {
+  const lines = [`backend: ${b.name} (via ${b.via})`];
+  for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
+  if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels bridged to cpu: ${b.bridgedKernels.join(', ')}`);
+  return lines;
+}
+
+async function loadModel(name: string): Promise<BundledClassifier> {
+  if (name === 'face') return loadFaceExpressionClassifier();
+  if (name === 'mobilenet') return loadMobileNetV2Classifier();
+  throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
+}
+
+function fmt(p: number): string {
+  return (100 * p).toFixed(1) + '%';
+}
+
+/**
+ * Runs the CLI with the given arguments, printing through `print`. Resolves to the exit code.
+ *
+ * @example
+ * ```ts
+ * await runCli(['explain', 'face.jpg', '--method', 'gradcam', '--out', 'out'], console.log);
+ * ```
+ */
+export async function runCli(argv: string[], print: (line: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      method: { type: 'string', multiple: true },
+      target: { type: 'string' },
+      layer: { type: 'string' },
+      out: { type: 'string', default: 'out' },
+      backend: { type: 'string' },
+      model: { type: 'string', default: 'face' },
+      box: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...images] = positionals;
+  if (values.help === true || command == null) {
+    print(USAGE);
+    return command == null && values.help !== true ? 2 : 0;
+  }
+  if (command !== 'explain' && command !== 'demo') {
+    throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
+  }
+  const backend = await initBackend({ prefer: values.backend as Backend | undefined });
+  describeBackend(backend).forEach(print);
+  const outDir = resolve(values.out ?? 'out');
+
+  if (command === 'demo') {
+    const model = await loadFaceExpressionClassifier();
+    try {
+      for (const sample of sampleFaces()) {
+        for (const [i, face] of sample.faces.entries()) {
+          for (const method of METHOD_NAMES) {
+            const s = await explainFile(model.classifier, sample.path, { method, outDir, region: face.box, target: 'top' });
+            const stemNote = sample.faces.length > 1 ? ` face ${i + 1}` : '';
+            print(`${sample.path.split('/').pop()}${stemNote} ${method}: ${s.target.name} ${fmt(s.target.probability)} → ${s.files.overlay} (${s.ms} ms)`);
+          }
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+    print(`tensors still allocated: ${tf.memory().numTensors}`);
+    return 0;
+  }
+
+  if (images.length === 0) throw new SaliencyError('BAD_OPTION', `explain needs at least one image path.\n${USAGE}`);
+  const methods = values.method ?? ['gradcam'];
+  const target = parseTarget(values.target);
+  const box = values.box != null ? parseBox(values.box) : null;
+  const model = await loadModel(values.model ?? 'face');
+  try {
+    for (const image of images) {
+      const regions: (Region | null)[] = box != null ? [box]
+        : values.model === 'face' || values.model == null ? (sampleFaceBoxes(image) as FaceBox[] | null) ?? [null] : [null];
+      for (const [i, region] of regions.entries()) {
+        for (const method of methods) {
+          const s = await explainFile(model.classifier, image, {
+            method, layer: values.layer ?? (method === 'gradcam' ? model.camLayer : undefined), target, outDir, region,
+          });
+          const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
+          print(`${image}${regions.length > 1 ? ` face ${i + 1}` : ''}${where}`);
+          print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
+          print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
+          print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
+        }
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}

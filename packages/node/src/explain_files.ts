@@ -1,0 +1,94 @@
+import { writeFile, mkdir } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { explain, gradCam, vanillaGradient, imageToTensor, SaliencyError, type Classifier, type SaliencyMethod } from '@saliency/core';
+import { readImage, writeMapPng, writeOverlayPng, type Region } from './image_io.js';
+
+/** Method names the CLI and {@link explainFile} accept. */
+export const METHOD_NAMES = ['gradient', 'gradcam'] as const;
+/** One of {@link METHOD_NAMES}. */
+export type MethodName = (typeof METHOD_NAMES)[number];
+
+/** Builds a method from its CLI name. */
+export function methodByName(name: string, opts: { layer?: string } = {}): SaliencyMethod {
+  if (name === 'gradient') return vanillaGradient();
+  if (name === 'gradcam') return gradCam({ layer: opts.layer });
+  throw new SaliencyError('BAD_OPTION', `Unknown method '${name}'. Choose one of: ${METHOD_NAMES.join(', ')}.`);
+}
+
+/** What {@link explainFile} wrote and found, also saved as the JSON summary. */
+export interface FileSummary {
+  image: string;
+  region: Region | null;
+  method: string;
+  layer: string | null;
+  target: { index: number; name: string | null; probability: number };
+  top: { index: number; name: string | null; probability: number }[];
+  /** Location of the map's maximum, in pixels of the explained region. */
+  peak: { x: number; y: number };
+  ms: number;
+  files: { overlay: string; map: string; summary: string };
+}
+
+/**
+ * Explains one image file and writes `<name>.<method>.overlay.png`, `<name>.<method>.map.png`
+ * (the raw map, grayscale) and `<name>.<method>.json` into `outDir`.
+ *
+ * @example
+ * ```ts
+ * const summary = await explainFile(classifier, 'face.jpg', { method: 'gradcam', outDir: 'out' });
+ * ```
+ */
+export async function explainFile(
+  classifier: Classifier,
+  path: string,
+  opts: { method: string; layer?: string; target?: number | 'top'; outDir: string; region?: Region | null; topK?: number },
+): Promise<FileSummary> {
+  const method = methodByName(opts.method, { layer: opts.layer });
+  const image = await readImage(path, opts.region != null ? { region: opts.region, square: true } : {});
+  const x = imageToTensor(image, classifier.inputRange, classifier.channels);
+  const resized = tf.image.resizeBilinear(x, [...classifier.inputSize] as [number, number], false, true);
+  const probs = classifier.probabilities(resized);
+  const p = Array.from(await probs.data());
+  tf.dispose([x, resized, probs]);
+  const order = p.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]);
+  const target = opts.target === undefined || opts.target === 'top' ? order[0][1] : opts.target;
+  if (!Number.isInteger(target) || target < 0 || target >= classifier.numClasses) {
+    throw new SaliencyError('BAD_TARGET', `Class index ${target} is out of range: the classifier has classes 0…${classifier.numClasses - 1}.`);
+  }
+  const name = (i: number): string | null => classifier.classNames?.[i] ?? null;
+  const t0 = performance.now();
+  const map = await explain(method, classifier, image, { target });
+  const ms = performance.now() - t0;
+  const stem = basename(path, extname(path));
+  await mkdir(opts.outDir, { recursive: true });
+  const files = {
+    overlay: join(opts.outDir, `${stem}.${method.name}.overlay.png`),
+    map: join(opts.outDir, `${stem}.${method.name}.map.png`),
+    summary: join(opts.outDir, `${stem}.${method.name}.json`),
+  };
+  let peak = { x: 0, y: 0 };
+  try {
+    const flat = tf.tidy(() => tf.argMax(tf.reshape(map, [-1])));
+    const at = (await flat.data())[0];
+    flat.dispose();
+    peak = { x: at % image.width, y: Math.floor(at / image.width) };
+    await writeOverlayPng(image, map, files.overlay);
+    await writeMapPng(map, files.map);
+  } finally {
+    map.dispose();
+  }
+  const summary: FileSummary = {
+    image: path,
+    region: opts.region ?? null,
+    method: method.name,
+    layer: method.name === 'gradcam' ? classifier.at(opts.layer ?? 'auto').name : null,
+    target: { index: target, name: name(target), probability: p[target] },
+    top: order.slice(0, opts.topK ?? 3).map(([v, i]) => ({ index: i, name: name(i), probability: v })),
+    peak,
+    ms: Math.round(ms),
+    files,
+  };
+  await writeFile(files.summary, JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}

@@ -1,0 +1,53 @@
+import { defineConfig, type Options } from 'tsup';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * One tsup configuration for every package. Each package runs
+ * `tsup --config ../../tsup.config.ts` from its own folder; the entries come
+ * from the `exports` map of that package's package.json, so the map and the
+ * build cannot drift apart.
+ */
+const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as {
+  name: string;
+  exports: Record<string, unknown>;
+  bin?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+};
+
+const entry: Record<string, string> = {};
+for (const key of Object.keys(pkg.exports)) {
+  if (!key.startsWith('.') || key.endsWith('.json')) continue;
+  const name = key === '.' ? 'index' : key.slice(2);
+  entry[name] = `src/${name}.ts`;
+}
+for (const file of Object.values(pkg.bin ?? {})) {
+  const name = file.replace(/^\.\/dist\//, '').replace(/\.c?js$/, '');
+  entry[name] = `src/${name}.ts`;
+}
+
+const external = [
+  /^@tensorflow\//,
+  /^@saliency\//,
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.optionalDependencies ?? {}),
+];
+
+const options: Options = {
+  entry,
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'es2022',
+  platform: pkg.name === '@saliency/node' ? 'node' : 'neutral',
+  external,
+  splitting: false,
+  shims: true,
+  treeshake: false,
+  tsconfig: '../../tsconfig.build.json',
+};
+
+export default defineConfig(options);
