@@ -4,6 +4,7 @@
  * entry; applications import the facade `@saliency/core`.
  *
  * @packageDocumentation
+ * @module @saliency/core/base
  */
 import '@tensorflow/tfjs-layers'; // registers tfjs's gradient functions (tfjs-core alone registers none)
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SaliencyError } from './errors.js';
 import { imageToTensor } from './image.js';
+import { minMaxNormalize } from './ops/min_max_normalize.js';
 import type { Classifier, ImageLike, SaliencyMethod, Targets } from './types.js';
 import { checkImages } from './validate.js';
 
@@ -25,7 +26,8 @@ function takesAnySize(m: SaliencyMethod): m is AnySizeMethod {
  * A `[H, W, C]` tensor or an {@link ImageLike} gives a `[H, W]` map; a
  * `[N, H, W, C]` batch gives `[N, H, W]`. Images are resized to the model's
  * input (unless the method handles any size, like SESS) and the maps are
- * resized back to the image's own size. The caller disposes the result.
+ * resized back to the image's own size (and min-max normalised again there). The caller
+ * disposes the result.
  *
  * @example
  * ```ts
@@ -62,8 +64,9 @@ export async function explain(
       const back = m.shape[1] === h && m.shape[2] === w
         ? m
         : tf.squeeze(tf.image.resizeBilinear(tf.expandDims(m, -1) as tf.Tensor4D, [h, w], false, true), [3]) as tf.Tensor3D;
-      const clipped = tf.clipByValue(back, 0, 1);
-      return single ? tf.squeeze(clipped, [0]) as tf.Tensor2D : clipped;
+      // Re-normalise after resizing so the map at the image's own size still spans [0, 1].
+      const normalised = back === m ? tf.clipByValue(m, 0, 1) : minMaxNormalize(back);
+      return single ? tf.squeeze(normalised, [0]) as tf.Tensor2D : normalised;
     });
   } finally {
     maps?.dispose();

@@ -9,6 +9,7 @@
  * (`@saliency/methods`); it defines nothing itself, so it has no module cycles.
  *
  * @packageDocumentation
+ * @module @saliency/core
  */
 export * from '@saliency/core/base';
 export * from '@saliency/methods';

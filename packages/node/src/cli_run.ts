@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SaliencyError, type FaceBox } from '@saliency/core';
 import { initBackend, type BackendChoice } from './backend.js';
-import { explainFile, METHOD_NAMES, type Region } from './explain_files.js';
+import { explainFile, METHOD_NAMES } from './explain_files.js';
+import type { Region } from './image_io.js';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
 import { sampleFaceBoxes } from './models/sample_faces.js';
 import { sampleFaces } from './models/face_expression.js';
@@ -39,7 +40,7 @@ function parseTarget(s: string | undefined): number | 'top' {
 function describeBackend(b: BackendChoice): string[] {
   const lines = [`backend: ${b.name} (via ${b.via})`];
   for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
-  if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels bridged to cpu: ${b.bridgedKernels.join(', ')}`);
+  if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels added for this backend: ${b.bridgedKernels.join(', ')}`);
   return lines;
 }
 
@@ -94,9 +95,8 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       for (const sample of sampleFaces()) {
         for (const [i, face] of sample.faces.entries()) {
           for (const method of METHOD_NAMES) {
-            const s = await explainFile(model.classifier, sample.path, { method, outDir, region: face.box, target: 'top' });
-            const stemNote = sample.faces.length > 1 ? ` face ${i + 1}` : '';
-            print(`${sample.path.split('/').pop()}${stemNote} ${method}: ${s.target.name} ${fmt(s.target.probability)} → ${s.files.overlay} (${s.ms} ms)`);
+            const s = await explainFile(model.classifier, sample.path, { method, outDir, region: face.box, target: 'top', label: `face${i + 1}` });
+            print(`${sample.path.split('/').pop()} face ${i + 1} ${method}: ${s.target.name} ${fmt(s.target.probability)} → ${s.files.overlay} (${s.ms} ms)`);
           }
         }
       }
@@ -120,6 +120,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
         for (const method of methods) {
           const s = await explainFile(model.classifier, image, {
             method, layer: values.layer ?? (method === 'gradcam' ? model.camLayer : undefined), target, outDir, region,
+            label: regions.length > 1 ? `face${i + 1}` : undefined,
           });
           const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
           print(`${image}${regions.length > 1 ? ` face ${i + 1}` : ''}${where}`);

@@ -16,23 +16,53 @@ export function methodByName(name: string, opts: { layer?: string } = {}): Salie
   throw new SaliencyError('BAD_OPTION', `Unknown method '${name}'. Choose one of: ${METHOD_NAMES.join(', ')}.`);
 }
 
+/** A class with its probability. */
+export interface ClassScore {
+  /** Class index. */
+  index: number;
+  /** Class name, when the classifier has names. */
+  name: string | null;
+  /** Softmax probability. */
+  probability: number;
+}
+
 /** What {@link explainFile} wrote and found, also saved as the JSON summary. */
 export interface FileSummary {
+  /** The image file. */
   image: string;
+  /** The region that was explained, or `null` for the whole image. */
   region: Region | null;
+  /** The method's name. */
   method: string;
+  /** The layer Grad-CAM used, or `null` for methods without one. */
   layer: string | null;
-  target: { index: number; name: string | null; probability: number };
-  top: { index: number; name: string | null; probability: number }[];
+  /** The class explained. */
+  target: ClassScore;
+  /** The most probable classes, best first. */
+  top: ClassScore[];
   /** Location of the map's maximum, in pixels of the explained region. */
-  peak: { x: number; y: number };
+  peak: {
+    /** Column. */
+    x: number;
+    /** Row. */
+    y: number;
+  };
+  /** Time the method took, in milliseconds. */
   ms: number;
-  files: { overlay: string; map: string; summary: string };
+  /** The files written. */
+  files: {
+    /** The map blended over the image. */
+    overlay: string;
+    /** The map alone, grayscale. */
+    map: string;
+    /** This summary as JSON. */
+    summary: string;
+  };
 }
 
 /**
- * Explains one image file and writes `<name>.<method>.overlay.png`, `<name>.<method>.map.png`
- * (the raw map, grayscale) and `<name>.<method>.json` into `outDir`.
+ * Explains one image file (or a region of it) and writes `<name>.<method>.overlay.png`,
+ * `<name>.<method>.map.png` (the raw map, grayscale) and `<name>.<method>.json` into `outDir`.
  *
  * @example
  * ```ts
@@ -42,7 +72,16 @@ export interface FileSummary {
 export async function explainFile(
   classifier: Classifier,
   path: string,
-  opts: { method: string; layer?: string; target?: number | 'top'; outDir: string; region?: Region | null; topK?: number },
+  opts: {
+    method: string;
+    layer?: string;
+    target?: number | 'top';
+    outDir: string;
+    region?: Region | null;
+    topK?: number;
+    /** Added to the file stem, e.g. `face2` → `photo.face2.gradcam.overlay.png`. */
+    label?: string;
+  },
 ): Promise<FileSummary> {
   const method = methodByName(opts.method, { layer: opts.layer });
   const image = await readImage(path, opts.region != null ? { region: opts.region, square: true } : {});
@@ -60,7 +99,7 @@ export async function explainFile(
   const t0 = performance.now();
   const map = await explain(method, classifier, image, { target });
   const ms = performance.now() - t0;
-  const stem = basename(path, extname(path));
+  const stem = basename(path, extname(path)) + (opts.label != null ? `.${opts.label}` : '');
   await mkdir(opts.outDir, { recursive: true });
   const files = {
     overlay: join(opts.outDir, `${stem}.${method.name}.overlay.png`),

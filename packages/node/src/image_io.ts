@@ -87,7 +87,8 @@ export async function readImage(path: string, opts: ReadImageOptions = {}): Prom
 
 async function writeRaw(path: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels } }).png().toFile(path);
+  const img = sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels } });
+  await (channels === 1 ? img.toColourspace('b-w') : img).png().toFile(path);
 }
 
 async function toBytes(x: tf.Tensor): Promise<Uint8Array> {

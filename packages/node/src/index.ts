@@ -3,6 +3,7 @@
  * image files in and out, the bundled pretrained models, and the `saliency` CLI.
  *
  * @packageDocumentation
+ * @module @saliency/node
  */
 export * from './backend.js';
 export * from './image_io.js';

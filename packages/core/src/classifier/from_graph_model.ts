@@ -6,10 +6,25 @@ import type { ClassifierOptions } from './options.js';
 
 /** The part of a tfjs-converter `GraphModel` the wrapper uses (structural, so core needs no converter import). */
 export interface GraphModelLike {
-  readonly inputs: readonly { name: string; shape?: number[] }[];
-  readonly outputs: readonly { name: string; shape?: number[] }[];
+  /** The graph's inputs (one is required). */
+  readonly inputs: readonly {
+    /** Input name. */
+    name: string;
+    /** Declared shape, `-1` for unknown dimensions. */
+    shape?: number[];
+  }[];
+  /** The graph's outputs (one is required). */
+  readonly outputs: readonly {
+    /** Output name. */
+    name: string;
+    /** Declared shape, if any. */
+    shape?: number[];
+  }[];
+  /** Names of the input nodes. */
   readonly inputNodes: string[];
+  /** Names of the output nodes. */
   readonly outputNodes: string[];
+  /** Runs the graph synchronously from the fed nodes to the requested ones. */
   execute(inputs: tf.NamedTensorMap, outputs?: string | string[]): tf.Tensor | tf.Tensor[];
 }
 
@@ -32,7 +47,8 @@ function single<T extends tf.Tensor>(r: tf.Tensor | tf.Tensor[]): T {
  * the named node's value back into the graph's own executor (both the image
  * and the node are fed), so skip connections stay correct. `'auto'` picks the
  * last node (in graph order) whose output is 4-D, found with one forward pass
- * on a zero image the first time it is asked.
+ * on a zero image the first time it is asked. A graph that does not declare its number of
+ * classes is run once on a zero image to read it.
  *
  * @example
  * ```ts
@@ -93,11 +109,18 @@ export function fromGraphModel(model: GraphModelLike, opts: ClassifierOptions = 
     };
   };
 
+  let numClasses: number | null = outShape.length === 2 && outShape[1] > 0 ? outShape[1] : null;
+  const size = opts.inputSize ?? inputSize;
+  if (numClasses == null && opts.numClasses == null && size != null) {
+    // The graph does not declare its output width: read it off one forward pass on a zero image.
+    const ch = opts.channels ?? (inShape[3] > 0 ? inShape[3] : 3);
+    numClasses = tf.tidy(() => forward(tf.zeros([1, size[0], size[1], ch]))).shape[1];
+  }
   return makeClassifier(
     {
       inputSize,
       channels: inShape.length === 4 && inShape[3] > 0 ? inShape[3] : null,
-      numClasses: outShape.length === 2 && outShape[1] > 0 ? outShape[1] : null,
+      numClasses,
       outputsAre: 'logits',
       forward,
       at,

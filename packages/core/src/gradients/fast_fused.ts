@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * While {@link withFastGradients} runs, the tape uses gradients of the same
  * math that compute each input's gradient only when the tape asks for it. The
  * kernels' attributes (strides, padding, dilations) are captured as the fused
- * kernels run, keyed by their output's data id.
+ * kernels run, keyed by their output's data id (and that of its clones).
  */
 
 type Attrs = Record<string, unknown>;
@@ -121,8 +121,15 @@ function install(): () => void {
   const original = eng.runKernel;
   eng.runKernel = function runKernelCapturingAttrs(this: EngineLike, name, inputs, attrs) {
     const out = original.call(this, name, inputs, attrs);
-    if (CAPTURED_KERNELS.has(name) && this.state.gradientDepth > 0 && !Array.isArray(out)) {
-      attrsByData.set(out.dataId as object, attrs);
+    if (this.state.gradientDepth > 0 && !Array.isArray(out)) {
+      if (CAPTURED_KERNELS.has(name)) {
+        attrsByData.set(out.dataId as object, attrs);
+      } else if (name === 'Identity') {
+        // The tape saves clones of the kernel's output; backends whose Identity copies the
+        // data (wasm) give the clone a new data id, so the attributes follow it.
+        const from = attrsByData.get(inputs.x?.dataId as object);
+        if (from != null) attrsByData.set(out.dataId as object, from);
+      }
     }
     return out;
   };

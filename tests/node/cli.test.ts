@@ -1,0 +1,60 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sampleFaces } from '@saliency/node';
+
+const root = join(__dirname, '..', '..');
+const cli = join(root, 'packages', 'node', 'dist', 'cli.js');
+const out = mkdtempSync(join(tmpdir(), 'saliency-cli-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('saliency CLI (built output, real model, real photo)', () => {
+  it('explains every face of a sample photo with both methods and writes overlays, maps and summaries', async () => {
+    const sample = sampleFaces()[0];
+    const stdout = execFileSync(process.execPath, [cli, 'explain', sample.path, '--method', 'gradcam', '--method', 'gradient', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(stdout).toMatch(/^backend: wasm \(via @tensorflow\/tfjs-backend-wasm\)/);
+    expect(stdout).toMatch(/skipped tensorflow-gpu \(@tensorflow\/tfjs-node-gpu\): not installed/);
+    expect(stdout).toMatch(/top: happy \d+\.\d%/);
+    sample.faces.forEach((face, i) => {
+      for (const method of ['gradcam', 'gradient']) {
+        const stem = join(out, `sample1.face${i + 1}.${method}`);
+        for (const ext of ['overlay.png', 'map.png', 'json']) expect(existsSync(`${stem}.${ext}`)).toBe(true);
+        const summary = JSON.parse(readFileSync(`${stem}.json`, 'utf8'));
+        // The CLI's probabilities are those face-api itself gives on the same square crop.
+        const want = face.expressions.squareCrop;
+        const top = want.indexOf(Math.max(...want));
+        expect(summary.target.index).toBe(top);
+        expect(summary.target.probability).toBeCloseTo(want[top], 4);
+        expect(summary.method).toBe(method);
+        const side = Math.round(Math.max(face.box.width, face.box.height));
+        expect(summary.peak.x).toBeLessThan(side);
+        expect(summary.peak.y).toBeLessThan(side);
+      }
+    });
+    const meta = await sharp(join(out, 'sample1.face1.gradcam.overlay.png')).metadata();
+    const side = Math.round(Math.max(sample.faces[0].box.width, sample.faces[0].box.height));
+    expect([meta.width, meta.height, meta.channels]).toEqual([side, side, 3]);
+    expect((await sharp(join(out, 'sample1.face1.gradcam.map.png')).metadata()).channels).toBe(1);
+    const raw = await sharp(join(out, 'sample1.face1.gradcam.map.png')).raw().toBuffer({ resolveWithObject: true });
+    expect(raw.data.reduce((a, v) => Math.max(a, v), 0)).toBe(255);
+    expect(raw.data.reduce((a, v) => Math.min(a, v), 255)).toBe(0);
+  });
+
+  it('exits with code 2 and the error code for bad input', () => {
+    const bad = spawnSync(process.execPath, [cli, 'explain', sampleFaces()[0].path, '--method', 'nope', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/\[BAD_OPTION\] Unknown method 'nope'/);
+    const missing = spawnSync(process.execPath, [cli, 'explain', join(out, 'missing.jpg'), '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/Cannot read image/);
+    const box = spawnSync(process.execPath, [cli, 'explain', sampleFaces()[0].path, '--box', '1,2,3', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(box.status).toBe(2);
+    expect(box.stderr).toMatch(/--box must be x,y,width,height/);
+    const help = spawnSync(process.execPath, [cli, '--help'], { cwd: root, encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/saliency explain <image\.\.\.>/);
+  });
+});
