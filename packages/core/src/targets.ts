@@ -3,14 +3,23 @@ import { SaliencyError } from './errors.js';
 import type { Classifier, Targets } from './types.js';
 
 /**
- * Turns {@link Targets} into one class index per image. `'top'` runs one
- * forward pass and reads back the argmax (one read for the whole batch).
+ * Turns {@link Targets} into one class index per image. `'top'` runs forward
+ * passes of at most `batchSize` images and reads back the argmaxes once.
  * Throws `BAD_TARGET` for out-of-range or mismatched targets.
  */
-export function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targets: Targets): number[] {
+export function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targets: Targets, batchSize = 16): number[] {
   const n = images.shape[0];
   if (targets === 'top') {
-    const top = tf.tidy(() => tf.argMax(classifier.logits(images), 1));
+    // Forward passes in batches (peak memory bounded by batchSize); one read-back at the end.
+    const top = tf.tidy(() => {
+      const parts: tf.Tensor1D[] = [];
+      for (let start = 0; start < n; start += batchSize) {
+        const size = Math.min(batchSize, n - start);
+        // logits() tidies the model's activations itself; only [size, K] scores stay until the end.
+        parts.push(tf.argMax(classifier.logits(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1])), 1));
+      }
+      return parts.length === 1 ? parts[0] : tf.concat(parts);
+    });
     const out = Array.from(top.dataSync());
     top.dispose();
     return out;

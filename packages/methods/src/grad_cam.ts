@@ -30,7 +30,7 @@ export function gradCam(opts: GradCamOptions = {}): SaliencyMethod {
     async explain(classifier: Classifier, images: tf.Tensor4D, targets: Targets): Promise<tf.Tensor3D> {
       checkImages(images, classifier, classifier.inputSize);
       const access = classifier.at(layer);
-      const classes = resolveTargets(classifier, images, targets);
+      const classes = resolveTargets(classifier, images, targets, batchSize);
       const [, h, w] = images.shape;
       return concatBatches(images.shape[0], batchSize, (start, size) => {
         const t = classes.slice(start, start + size);

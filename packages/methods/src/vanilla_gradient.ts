@@ -38,7 +38,7 @@ export function vanillaGradient(opts: VanillaGradientOptions = {}): SaliencyMeth
     name: 'gradient',
     async explain(classifier: Classifier, images: tf.Tensor4D, targets: Targets): Promise<tf.Tensor3D> {
       checkImages(images, classifier, classifier.inputSize);
-      const classes = resolveTargets(classifier, images, targets);
+      const classes = resolveTargets(classifier, images, targets, batchSize);
       return concatBatches(images.shape[0], batchSize, (start, size) => {
         const x = sliceBatch(images, start, size);
         try {
