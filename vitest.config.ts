@@ -10,6 +10,9 @@ export default defineConfig({
       { find: /^@saliency\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@saliency\/methods$/, replacement: src('methods/src/index.ts') },
       { find: /^@saliency\/node$/, replacement: src('node/src/index.ts') },
+      { find: /^@saliency\/sess$/, replacement: src('sess/src/index.ts') },
+      { find: /^@saliency\/metrics$/, replacement: src('metrics/src/index.ts') },
+      { find: /^@saliency\/web$/, replacement: src('web/src/index.ts') },
     ],
   },
   test: {
