@@ -103,8 +103,8 @@ describe("'top' targets", () => {
     const x = seeded([7, H, W, C], 6, -1, 1) as tf.Tensor4D;
     const want = Array.from(tf.tidy(() => tf.argMax(classifier.logits(x), 1)).dataSync());
     const before = tf.memory().numTensors;
-    expect(resolveTargets(classifier, x, 'top', 3)).toEqual(want);
-    expect(resolveTargets(classifier, x, 'top', 100)).toEqual(want);
+    expect(await resolveTargets(classifier, x, "top", 3)).toEqual(want);
+    expect(await resolveTargets(classifier, x, "top", 100)).toEqual(want);
     expect(new Set(want).size).toBeGreaterThan(1);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, weights]);

@@ -25,3 +25,4 @@ export { concatBatches, sliceBatch } from './batches.js';
 export { imageToTensor } from './image.js';
 export { explain, type ExplainOptions, type AnySizeMethod } from './explain.js';
 export * from './models/face_expression.js';
+export { yieldToEventLoop } from './event_loop.js';

@@ -53,7 +53,7 @@ export async function explain(
   let resized: tf.Tensor4D | null = null;
   let maps: tf.Tensor3D | null = null;
   try {
-    checkImages(batch, classifier);
+    await checkImages(batch, classifier);
     const [, h, w] = batch.shape;
     const [ih, iw] = classifier.inputSize;
     const needResize = !takesAnySize(method) && (h !== ih || w !== iw);

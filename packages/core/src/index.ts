@@ -6,10 +6,12 @@
  * import { explain, gradCam, vanillaGradient, fromLayersModel } from '@saliency/core';
  * ```
  * This facade re-exports the primitives (`@saliency/core/base`) and the methods
- * (`@saliency/methods`); it defines nothing itself, so it has no module cycles.
+ * (`@saliency/methods`) and SESS (`@saliency/sess`); it defines nothing itself, so it has no
+ * module cycles.
  *
  * @packageDocumentation
  * @module @saliency/core
  */
 export * from '@saliency/core/base';
 export * from '@saliency/methods';
+export * from '@saliency/sess';

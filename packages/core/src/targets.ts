@@ -7,7 +7,7 @@ import type { Classifier, Targets } from './types.js';
  * passes of at most `batchSize` images and reads back the argmaxes once.
  * Throws `BAD_TARGET` for out-of-range or mismatched targets.
  */
-export function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targets: Targets, batchSize = 16): number[] {
+export async function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targets: Targets, batchSize = 16): Promise<number[]> {
   const n = images.shape[0];
   if (targets === 'top') {
     // Forward passes in batches (peak memory bounded by batchSize); one read-back at the end.
@@ -20,7 +20,7 @@ export function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targ
       }
       return parts.length === 1 ? parts[0] : tf.concat(parts);
     });
-    const out = Array.from(top.dataSync());
+    const out = Array.from(await top.data());
     top.dispose();
     return out;
   }

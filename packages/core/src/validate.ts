@@ -4,12 +4,12 @@ import type { Classifier } from './types.js';
 
 /**
  * Checks a batch of images against a classifier: rank 4, the classifier's
- * channel count, at least 1×1, and (with one scalar read-back) finite values.
+ * channel count, at least 1×1, and (with one asynchronous scalar read-back) finite values.
  * Throws `BAD_RANK`, `BAD_CHANNELS`, `IMAGE_TOO_SMALL` or `NON_FINITE_INPUT`.
  *
  * @param size - when given, the `[H, W]` the images must have.
  */
-export function checkImages(images: tf.Tensor, classifier: Classifier, size?: readonly [number, number]): asserts images is tf.Tensor4D {
+export async function checkImages(images: tf.Tensor, classifier: Classifier, size?: readonly [number, number]): Promise<void> {
   if (images.rank !== 4) {
     throw new SaliencyError('BAD_RANK', `Images must be a 4-D tensor [N, H, W, C]; got rank ${images.rank} [${images.shape.join(', ')}]. Use tf.expandDims(image, 0) for one image.`);
   }
@@ -24,7 +24,8 @@ export function checkImages(images: tf.Tensor, classifier: Classifier, size?: re
     throw new SaliencyError('BAD_RANK', `Images must be ${size[0]}×${size[1]} (the classifier's input size); got ${h}×${w}. Use explain(), which resizes, or resize them first.`);
   }
   const finite = tf.tidy(() => tf.all(tf.isFinite(images)));
-  const ok = finite.dataSync()[0] === 1;
+  // An async read: WebGPU's synchronous read-back is broken in headless Chromium (returns zeros).
+  const ok = (await finite.data())[0] === 1;
   finite.dispose();
   if (!ok) throw new SaliencyError('NON_FINITE_INPUT', 'The images contain NaN or Infinity; check the decoding and preprocessing.');
 }

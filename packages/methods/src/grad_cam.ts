@@ -28,9 +28,9 @@ export function gradCam(opts: GradCamOptions = {}): SaliencyMethod {
   return {
     name: 'gradcam',
     async explain(classifier: Classifier, images: tf.Tensor4D, targets: Targets): Promise<tf.Tensor3D> {
-      checkImages(images, classifier, classifier.inputSize);
+      await checkImages(images, classifier, classifier.inputSize);
       const access = classifier.at(layer);
-      const classes = resolveTargets(classifier, images, targets, batchSize);
+      const classes = await resolveTargets(classifier, images, targets, batchSize);
       const [, h, w] = images.shape;
       return concatBatches(images.shape[0], batchSize, (start, size) => {
         const t = classes.slice(start, start + size);

@@ -11,10 +11,14 @@ import { sampleFaces } from './models/face_expression.js';
 
 /** Usage text of the CLI. */
 export const USAGE = `usage:
-  saliency explain <image...> [--method ${METHOD_NAMES.join('|')}] [--target N|top] [--layer NAME]
-                              [--out DIR] [--backend tensorflow-gpu|tensorflow|wasm|cpu]
+  saliency explain <image...> [--method ${METHOD_NAMES.join('|')}]... [--target N|top] [--layer NAME]
+                              [--sess] [--seed N] [--masks N] [--out DIR]
+                              [--backend tensorflow-gpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet] [--box x,y,w,h]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
+
+--method may be repeated. --sess wraps the method in SESS (multi-scale sliding windows). --masks sets
+RISE's number of masks (default 4000), --seed the seed of rise and smoothgrad.
 
 --model face (default) is the face-expression classifier shipped in @vladmandic/face-api; on its demo
 images the faces found by face-api's own detector are used unless --box is given. --model mobilenet
@@ -50,6 +54,18 @@ async function loadModel(name: string): Promise<BundledClassifier> {
   throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
 }
 
+function positiveInt(s: string | undefined, flag: string): number | undefined {
+  if (s == null) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new SaliencyError('BAD_OPTION', `${flag} must be a non-negative integer; got '${s}'.`);
+  return n;
+}
+
+/** Layer to use for a CAM method: the flag, else the bundled model's default. */
+function camLayer(method: string, flag: string | undefined, model: BundledClassifier): string | undefined {
+  return flag ?? (['gradcam', 'groupcam', 'scorecam'].includes(method) ? model.camLayer : undefined);
+}
+
 function fmt(p: number): string {
   return (100 * p).toFixed(1) + '%';
 }
@@ -74,6 +90,9 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       backend: { type: 'string' },
       model: { type: 'string', default: 'face' },
       box: { type: 'string' },
+      sess: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      masks: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,11 +111,14 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   if (command === 'demo') {
     const model = await loadFaceExpressionClassifier();
     try {
+      // Every method on the first face of each photo; the two fast ones on every face.
       for (const sample of sampleFaces()) {
         for (const [i, face] of sample.faces.entries()) {
-          for (const method of METHOD_NAMES) {
-            const s = await explainFile(model.classifier, sample.path, { method, outDir, region: face.box, target: 'top', label: `face${i + 1}` });
-            print(`${sample.path.split('/').pop()} face ${i + 1} ${method}: ${s.target.name} ${fmt(s.target.probability)} → ${s.files.overlay} (${s.ms} ms)`);
+          for (const method of i === 0 ? METHOD_NAMES : (['gradient', 'gradcam'] as const)) {
+            const s = await explainFile(model.classifier, sample.path, {
+              method, layer: camLayer(method, undefined, model), outDir, region: face.box, target: 'top', label: `face${i + 1}`, seed: 0,
+            });
+            print(`${sample.path.split('/').pop()} face ${i + 1} ${s.method}: ${s.target.name} ${fmt(s.target.probability)} → ${s.files.overlay} (${s.ms} ms)`);
           }
         }
       }
@@ -119,7 +141,8 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       for (const [i, region] of regions.entries()) {
         for (const method of methods) {
           const s = await explainFile(model.classifier, image, {
-            method, layer: values.layer ?? (method === 'gradcam' ? model.camLayer : undefined), target, outDir, region,
+            method, layer: camLayer(method, values.layer, model), target, outDir, region,
+            sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
             label: regions.length > 1 ? `face${i + 1}` : undefined,
           });
           const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';

@@ -1,19 +1,55 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { explain, gradCam, vanillaGradient, imageToTensor, SaliencyError, type Classifier, type SaliencyMethod } from '@saliency/core';
+import {
+  explain, gradCam, groupCam, guidedBackprop, imageToTensor, rise, SaliencyError, scoreCam, sess, SMOOTH_GRAD_SAMPLES, vanillaGradient,
+  type Classifier, type Progress, type SaliencyMethod,
+} from '@saliency/core';
 import { readImage, writeMapPng, writeOverlayPng, type Region } from './image_io.js';
 
 /** Method names the CLI and {@link explainFile} accept. */
-export const METHOD_NAMES = ['gradient', 'gradcam'] as const;
+export const METHOD_NAMES = ['gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise'] as const;
 /** One of {@link METHOD_NAMES}. */
 export type MethodName = (typeof METHOD_NAMES)[number];
 
-/** Builds a method from its CLI name. */
-export function methodByName(name: string, opts: { layer?: string } = {}): SaliencyMethod {
-  if (name === 'gradient') return vanillaGradient();
-  if (name === 'gradcam') return gradCam({ layer: opts.layer });
-  throw new SaliencyError('BAD_OPTION', `Unknown method '${name}'. Choose one of: ${METHOD_NAMES.join(', ')}.`);
+/** Options {@link methodByName} passes on to the method it builds. */
+export interface MethodChoice {
+  /** Layer for the CAM methods (`gradcam`, `groupcam`, `scorecam`); default `'auto'`. */
+  layer?: string;
+  /** Wrap the method in SESS (multi-scale sliding windows; any image size). */
+  sess?: boolean;
+  /** Seed of the stochastic methods (`smoothgrad`, `rise`). */
+  seed?: number;
+  /** Number of RISE masks (default 4000). */
+  masks?: number;
+  /** Called after each batch of a long method. */
+  onProgress?: (p: Progress) => void;
+}
+
+/**
+ * Builds a method from its CLI name (`gradient`, `guided`, `smoothgrad`, `gradcam`, `groupcam`,
+ * `scorecam`, `rise`), optionally wrapped in SESS.
+ *
+ * @example
+ * ```ts
+ * const method = methodByName('rise', { masks: 2000, seed: 1, sess: true });
+ * ```
+ */
+export function methodByName(name: string, opts: MethodChoice = {}): SaliencyMethod {
+  const { layer, seed, onProgress } = opts;
+  let m: SaliencyMethod;
+  switch (name) {
+    case 'gradient': m = vanillaGradient({ onProgress }); break;
+    case 'guided': m = guidedBackprop({ onProgress }); break;
+    case 'smoothgrad': m = vanillaGradient({ samples: SMOOTH_GRAD_SAMPLES, seed, onProgress }); break;
+    case 'gradcam': m = gradCam({ layer, onProgress }); break;
+    case 'groupcam': m = groupCam({ layer, onProgress }); break;
+    case 'scorecam': m = scoreCam({ layer, onProgress }); break;
+    case 'rise': m = rise({ n: opts.masks, seed, onProgress }); break;
+    default:
+      throw new SaliencyError('BAD_OPTION', `Unknown method '${name}'. Choose one of: ${METHOD_NAMES.join(', ')}.`);
+  }
+  return opts.sess === true ? sess(m) : m;
 }
 
 /** A class with its probability. */
@@ -72,18 +108,23 @@ export interface FileSummary {
 export async function explainFile(
   classifier: Classifier,
   path: string,
-  opts: {
+  opts: MethodChoice & {
+    /** One of {@link METHOD_NAMES}. */
     method: string;
-    layer?: string;
+    /** Class to explain; default the top class. */
     target?: number | 'top';
+    /** Folder the files go to (created when missing). */
     outDir: string;
+    /** Explain only this rectangle, padded to a square (the face model's crop). */
     region?: Region | null;
+    /** How many top classes the summary lists (default 3). */
     topK?: number;
     /** Added to the file stem, e.g. `face2` → `photo.face2.gradcam.overlay.png`. */
     label?: string;
   },
 ): Promise<FileSummary> {
-  const method = methodByName(opts.method, { layer: opts.layer });
+  const method = methodByName(opts.method, opts);
+  const fileName = method.name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/-+$/, '');
   const image = await readImage(path, opts.region != null ? { region: opts.region, square: true } : {});
   const x = imageToTensor(image, classifier.inputRange, classifier.channels);
   const resized = tf.image.resizeBilinear(x, [...classifier.inputSize] as [number, number], false, true);
@@ -102,9 +143,9 @@ export async function explainFile(
   const stem = basename(path, extname(path)) + (opts.label != null ? `.${opts.label}` : '');
   await mkdir(opts.outDir, { recursive: true });
   const files = {
-    overlay: join(opts.outDir, `${stem}.${method.name}.overlay.png`),
-    map: join(opts.outDir, `${stem}.${method.name}.map.png`),
-    summary: join(opts.outDir, `${stem}.${method.name}.json`),
+    overlay: join(opts.outDir, `${stem}.${fileName}.overlay.png`),
+    map: join(opts.outDir, `${stem}.${fileName}.map.png`),
+    summary: join(opts.outDir, `${stem}.${fileName}.json`),
   };
   let peak = { x: 0, y: 0 };
   try {
@@ -121,7 +162,7 @@ export async function explainFile(
     image: path,
     region: opts.region ?? null,
     method: method.name,
-    layer: method.name === 'gradcam' ? classifier.at(opts.layer ?? 'auto').name : null,
+    layer: ['gradcam', 'groupcam', 'scorecam'].includes(opts.method) ? classifier.at(opts.layer ?? 'auto').name : null,
     target: { index: target, name: name(target), probability: p[target] },
     top: order.slice(0, opts.topK ?? 3).map(([v, i]) => ({ index: i, name: name(i), probability: v })),
     peak,

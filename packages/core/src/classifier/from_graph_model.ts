@@ -114,7 +114,9 @@ export function fromGraphModel(model: GraphModelLike, opts: ClassifierOptions = 
   if (numClasses == null && opts.numClasses == null && size != null) {
     // The graph does not declare its output width: read it off one forward pass on a zero image.
     const ch = opts.channels ?? (inShape[3] > 0 ? inShape[3] : 3);
-    numClasses = tf.tidy(() => forward(tf.zeros([1, size[0], size[1], ch]))).shape[1];
+    const probe = tf.tidy(() => forward(tf.zeros([1, size[0], size[1], ch])));
+    numClasses = probe.shape[1];
+    probe.dispose();
   }
   return makeClassifier(
     {

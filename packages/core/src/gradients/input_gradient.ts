@@ -5,6 +5,20 @@ import { bridgeMissingKernels, GRADIENT_KERNELS, missingKernels } from './kernel
 
 interface EngineGradients {
   gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
+  state: { gradientDepth: number; activeTape?: { saved?: tf.Tensor[] }[] | null };
+}
+
+/**
+ * Frees what a FAILED outermost gradient computation left on tfjs's tape: under a tape tfjs
+ * keeps clones of the tensors backward functions need, which `tf.tidy` does not free, and a
+ * `gradients()` call that throws part-way never disposes them. Nothing is done inside a nested
+ * (higher-order) gradient, whose tape is still in use.
+ */
+function disposeAbandonedTape(engine: EngineGradients): void {
+  const { state } = engine;
+  if (state.gradientDepth !== 0 || state.activeTape == null) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = null;
 }
 
 /**
@@ -25,7 +39,8 @@ export function ensureGradientKernels(): void {
 
 /**
  * Gradient of a scalar function with respect to `x`, through the fast path for
- * fused kernels ({@link withFastGradients}). Disposes everything but the result.
+ * fused kernels ({@link withFastGradients}). Disposes everything but the result, also
+ * when the model throws part-way (tensors tfjs saved on its tape are freed).
  *
  * @example
  * ```ts
@@ -41,6 +56,7 @@ export function inputGradient<T extends tf.Tensor>(f: (x: T) => tf.Scalar, x: T)
     // part-way, which would leak the forward pass's tensors.
     grad = withFastGradients(() => tf.tidy(() => engine.gradients(() => f(x), [x], undefined, true).grads[0]));
   } catch (e) {
+    disposeAbandonedTape(engine);
     const msg = (e as Error).message ?? String(e);
     if (/Cannot compute gradient|gradient function not found|not yet supported in gradients|Cannot find registered kernel|not registered for backend/i.test(msg)) {
       throw new SaliencyError('NO_GRADIENTS', `The classifier cannot be differentiated with respect to its input here: ${msg}. Gradient-based methods need a differentiable model; use a perturbation method instead.`);
