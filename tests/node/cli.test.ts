@@ -57,4 +57,23 @@ describe('saliency CLI (built output, real model, real photo)', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/saliency explain <image\.\.\.>/);
   });
+
+  it('runs the other methods (with SESS) and writes a class-model image', async () => {
+    const sample = sampleFaces()[0];
+    const box = ['--box', [sample.faces[2].box.x, sample.faces[2].box.y, sample.faces[2].box.width, sample.faces[2].box.height].join(',')];
+    const withSess = execFileSync(process.execPath, [cli, 'explain', sample.path, ...box, '--method', 'guided', '--sess', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(withSess).toMatch(/sess\(guided\) for happy/);
+    const plain = execFileSync(process.execPath, [cli, 'explain', sample.path, ...box, '--method', 'rise', '--masks', '64', '--seed', '1', '--method', 'scorecam', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(plain).toMatch(/rise for happy/);
+    for (const [file, name] of [['sess-guided', 'sess(guided)'], ['rise', 'rise'], ['scorecam', 'scorecam']]) {
+      const summary = JSON.parse(readFileSync(join(out, `sample1.${file}.json`), 'utf8'));
+      expect(summary.method).toBe(name);
+      expect(summary.target.name).toBe('happy');
+    }
+    const cm = execFileSync(process.execPath, [cli, 'classmodel', '--class', 'happy', '--steps', '5', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(cm).toMatch(/class model for happy: wrote/);
+    const meta = await sharp(join(out, 'face.happy.classmodel.png')).metadata();
+    expect([meta.width, meta.height, meta.channels]).toEqual([112, 112, 3]);
+  });
 });
+

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SaliencyError, type FaceBox } from '@saliency/core';
+import { classModel, SaliencyError, type FaceBox } from '@saliency/core';
+import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
@@ -16,6 +17,8 @@ export const USAGE = `usage:
                               [--backend tensorflow-gpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet] [--box x,y,w,h]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
+  saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model face|mobilenet] [--out DIR]
+                              Simonyan's class-model visualisation, written as <model>.<class>.classmodel.png
 
 --method may be repeated. --sess wraps the method in SESS (multi-scale sliding windows). --masks sets
 RISE's number of masks (default 4000), --seed the seed of rise and smoothgrad.
@@ -91,6 +94,10 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       model: { type: 'string', default: 'face' },
       box: { type: 'string' },
       sess: { type: 'boolean', default: false },
+      class: { type: 'string' },
+      steps: { type: 'string' },
+      lr: { type: 'string' },
+      lambda: { type: 'string' },
       seed: { type: 'string' },
       masks: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -101,12 +108,46 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     print(USAGE);
     return command == null && values.help !== true ? 2 : 0;
   }
-  if (command !== 'explain' && command !== 'demo') {
+  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel') {
     throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
   }
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
   describeBackend(backend).forEach(print);
   const outDir = resolve(values.out ?? 'out');
+
+  if (command === 'classmodel') {
+    const model = await loadModel(values.model ?? 'face');
+    try {
+      const names = model.classifier.classNames ?? [];
+      const wanted = values.class;
+      const c = wanted == null ? -1 : names.indexOf(wanted) >= 0 ? names.indexOf(wanted) : Number(wanted);
+      if (!Number.isInteger(c) || c < 0 || c >= model.classifier.numClasses) {
+        throw new SaliencyError('BAD_TARGET', `--class must be a class index 0…${model.classifier.numClasses - 1} or one of: ${names.join(', ')}.`);
+      }
+      const num = (v: string | undefined, flag: string): number | undefined => {
+        if (v == null) return undefined;
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) throw new SaliencyError('BAD_OPTION', `${flag} must be a positive number; got '${v}'.`);
+        return n;
+      };
+      const steps = positiveInt(values.steps, '--steps');
+      const t0 = performance.now();
+      const image = await classModel(model.classifier, c, {
+        steps, lr: num(values.lr, '--lr'), lambda: num(values.lambda, '--lambda'),
+        onProgress: (p) => { if (p.done === p.total) print(`  ${p.done}/${p.total} steps`); },
+      });
+      const file = join(outDir, `${values.model ?? 'face'}.${names[c] ?? c}.classmodel.png`);
+      try {
+        await writeImagePng(image, file, { range: model.classifier.inputRange, stretch: true });
+      } finally {
+        image.dispose();
+      }
+      print(`class model for ${names[c] ?? c}: wrote ${file} (${Math.round(performance.now() - t0)} ms)`);
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  }
 
   if (command === 'demo') {
     const model = await loadFaceExpressionClassifier();

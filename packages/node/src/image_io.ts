@@ -152,3 +152,36 @@ export async function writeOverlayPng(
     blended.dispose();
   }
 }
+
+/**
+ * Writes an `[H, W, C]` image tensor (C = 1 or 3) as a PNG. Values are mapped from `range`
+ * (default `[0, 255]`) to bytes; with `stretch`, the image's own min–max is used instead (for
+ * images such as class-model visualisations whose values sit in a small part of the range).
+ *
+ * @example
+ * ```ts
+ * await writeImagePng(await classModel(classifier, 1), 'out/happy.png', { stretch: true });
+ * ```
+ */
+export async function writeImagePng(
+  image: tf.Tensor3D,
+  path: string,
+  opts: { range?: readonly [number, number]; stretch?: boolean } = {},
+): Promise<void> {
+  if (image.rank !== 3 || (image.shape[2] !== 1 && image.shape[2] !== 3)) {
+    throw new SaliencyError('BAD_RANK', `writeImagePng takes an [H, W, 1 or 3] image; got [${image.shape.join(', ')}].`);
+  }
+  const [lo, hi] = opts.range ?? [0, 255];
+  const unit = tf.tidy(() => {
+    if (opts.stretch === true) {
+      const mn = tf.min(image);
+      return tf.div(tf.sub(image, mn), tf.maximum(tf.sub(tf.max(image), mn), 1e-12));
+    }
+    return tf.div(tf.sub(image, lo), hi - lo);
+  });
+  try {
+    await writeRaw(path, await toBytes(unit), image.shape[1], image.shape[0], image.shape[2] as 1 | 3);
+  } finally {
+    unit.dispose();
+  }
+}
