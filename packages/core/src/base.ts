@@ -26,3 +26,4 @@ export { imageToTensor } from './image.js';
 export { explain, type ExplainOptions, type AnySizeMethod } from './explain.js';
 export * from './models/face_expression.js';
 export { yieldToEventLoop } from './event_loop.js';
+export type { SkippedBackendOf, BackendChoiceOf } from './backend_report.js';

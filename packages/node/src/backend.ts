@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bridgeMissingKernels, SaliencyError } from '@saliency/core/base';
+import type { BackendChoiceOf, SkippedBackendOf } from '@saliency/core/base';
 
 /** A tfjs backend `initBackend` can choose, in its order of preference. */
 export type NodeBackend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -15,41 +16,16 @@ export interface InitBackendOptions {
    * Silence tfjs's own console advice ("Hi, looks like you are running
    * TensorFlow.js in Node.js…", printed by the cpu backend on first use):
    * `initBackend` has already tried the native packages and says why each was
-   * skipped in {@link BackendChoice.skipped}. Default `false`.
+   * skipped in the `skipped` list of the result. Default `false`.
    */
   quiet?: boolean;
 }
 
 /** A backend `initBackend` tried and did not use. */
-export interface SkippedBackend {
-  /** The backend, e.g. `'tensorflow-gpu'`. */
-  backend: NodeBackend;
-  /** The npm package that provides it, e.g. `'@tensorflow/tfjs-node-gpu'`. */
-  package: string;
-  /**
-   * Why it was skipped: `not installed (…)`, `failed to load: <first line of the error>`
-   * or `loaded, but tf.setBackend('…') failed…`.
-   */
-  reason: string;
-}
+export type SkippedBackend = SkippedBackendOf<NodeBackend>;
 
 /** What {@link initBackend} chose, and why. */
-export interface BackendChoice {
-  /** The active tfjs backend name (`tf.getBackend()`): `'tensorflow'`, `'wasm'` or `'cpu'`. */
-  name: string;
-  /** The npm package that provided it. */
-  via: string;
-  /** The backends tried before it, with the reason each was skipped (none with `prefer`). */
-  skipped: SkippedBackend[];
-  /**
-   * Gradient kernels the backend lacked and that were registered for it (see
-   * `bridgeMissingKernels` in `@saliency/core/base`): on wasm, Conv2DBackpropFilter,
-   * DepthwiseConv2dNativeBackpropFilter, DepthwiseConv2dNativeBackpropInput and
-   * UnsortedSegmentSum, built from wasm's own kernels. Empty when none were
-   * missing or an earlier call already registered them.
-   */
-  bridgedKernels: string[];
-}
+export type BackendChoice = BackendChoiceOf<NodeBackend>;
 
 interface Candidate {
   readonly backend: NodeBackend;

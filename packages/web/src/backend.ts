@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bridgeMissingKernels, SaliencyError } from '@saliency/core/base';
+import type { BackendChoiceOf, SkippedBackendOf } from '@saliency/core/base';
 
 /** A tfjs backend the browser `initBackend` can choose, in its order of preference. */
 export type WebBackend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
@@ -31,33 +32,10 @@ export interface InitBackendOptions {
 }
 
 /** A backend `initBackend` tried and did not use. */
-export interface SkippedBackend {
-  /** The backend, e.g. `'webgpu'`. */
-  backend: WebBackend;
-  /** The npm package that provides it, e.g. `'@tensorflow/tfjs-backend-webgpu'`. */
-  package: string;
-  /**
-   * Why it was skipped: `navigator.gpu is not available (…)`, `no WebGPU adapter (…)`,
-   * `failed to load: <first line of the error>` or `loaded, but tf.setBackend('…') failed…`.
-   */
-  reason: string;
-}
+export type SkippedBackend = SkippedBackendOf<WebBackend>;
 
 /** What {@link initBackend} chose, and why. */
-export interface BackendChoice {
-  /** The active tfjs backend name (`tf.getBackend()`): `'webgpu'`, `'webgl'`, `'wasm'` or `'cpu'`. */
-  name: string;
-  /** The npm package that provided it. */
-  via: string;
-  /** The backends tried before it, with the reason each was skipped (none with `prefer`). */
-  skipped: SkippedBackend[];
-  /**
-   * Gradient kernels the backend lacked and that were registered for it (see
-   * `bridgeMissingKernels` in `@saliency/core/base`; on wasm: Conv2DBackpropFilter,
-   * DepthwiseConv2dNativeBackpropFilter, DepthwiseConv2dNativeBackpropInput and
-   * UnsortedSegmentSum). Empty when none were missing or an earlier call registered them.
-   */
-  bridgedKernels: string[];
+export interface BackendChoice extends BackendChoiceOf<WebBackend> {
   /**
    * The WebGPU adapter, as `vendor/architecture` (e.g. `'google/swiftshader'`,
    * SwiftShader being Chromium's software GPU); absent for the other backends.
