@@ -44,7 +44,8 @@ const options: Options = {
   target: 'es2022',
   platform: pkg.name === '@saliency/node' ? 'node' : 'neutral',
   external,
-  splitting: false,
+  // tsup's default: code splitting for ESM only. The chunks let @saliency/metrics load OpenCV
+  // (10 MB) only when graphCutBox is first called; CJS loads it lazily through require().
   shims: true,
   treeshake: false,
   tsconfig: '../../tsconfig.build.json',

@@ -11,6 +11,7 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromGraphModel, fromLayersModel } from '@saliency/core/base';
 import { faceApiSampleImages } from '../../packages/node/src/models/face_expression';
 import {
   NSFW_CLASSES,
@@ -80,6 +81,8 @@ describe('nsfwjs models loaded from the package files', () => {
     expect(model.inputs[0]?.shape).toEqual([null, 224, 224, 3]);
     expect(model.outputs[0]?.shape).toEqual([null, 5]);
     expect(model.getLayer(NSFW_MOBILENET_V2_LAST_CONV_LAYER).outputShape).toEqual([null, 7, 7, 1280]);
+    // at('auto') skips the globally pooled 1×1 output and lands on the last conv block (a constant CAM otherwise).
+    expect(fromLayersModel(model).at('auto').name).toBe(NSFW_MOBILENET_V2_LAST_CONV_LAYER);
     const mine = ours(model, photos);
     model.dispose();
 
@@ -103,6 +106,7 @@ describe('nsfwjs models loaded from the package files', () => {
     const features = tf.tidy(() => model.execute(tf.zeros([1, 224, 224, 3]), NSFW_MOBILENET_V2_MID_LAST_CONV_NODE) as tf.Tensor);
     expect(features.shape).toEqual([1, 7, 7, 1792]);
     features.dispose();
+    expect(fromGraphModel(model).at('auto').name).toBe(NSFW_MOBILENET_V2_MID_LAST_CONV_NODE);
     const mine = ours(model, photos);
     model.dispose();
 

@@ -95,4 +95,10 @@ describe('initBackend (Node)', () => {
     const err = await initBackend({ prefer: 'webgl' as unknown as 'cpu' }).then(() => null, (e: unknown) => e);
     expect((err as SaliencyError).code).toBe('BAD_OPTION');
   });
+
+  it('rejects a wasmThreads that is not a boolean or 1–8 with BAD_OPTION, before loading anything', async () => {
+    for (const bad of [0, 9, 2.5, 'yes' as unknown as number]) {
+      await expect(initBackend({ wasmThreads: bad })).rejects.toMatchObject({ code: 'BAD_OPTION', message: expect.stringContaining('wasmThreads') });
+    }
+  });
 });

@@ -33,14 +33,17 @@ describe('the built packages', () => {
     expect(JSON.parse(out)).toEqual({ fns: Array(5).fill('function'), sameError: true });
   });
 
-  it('examples/node-basic.mjs runs as written and writes its overlay', async () => {
-    const png = join(root, 'out', 'node-basic.png');
-    rmSync(png, { force: true });
-    run([join(root, 'examples', 'node-basic.mjs')]);
-    expect(existsSync(png)).toBe(true);
-    const meta = await sharp(png).metadata();
-    expect(meta.width).toBe(meta.height);
-    expect(meta.width).toBeGreaterThan(100);
-    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(readFileSync(join(root, 'examples', 'node-basic.mjs'), 'utf8').split('\n').slice(1).join('\n').trim());
+  it("the README's ten lines are examples/node-basic/index.mjs, verbatim (tests/examples runs that file)", () => {
+    const example = readFileSync(join(root, 'examples', 'node-basic', 'index.mjs'), 'utf8').split('\n').slice(1).join('\n').trim();
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(example);
+  });
+
+  it('@saliency/metrics loads from both builds, and its ESM build leaves OpenCV unloaded until graphCutBox is called', () => {
+    const esm = run(['--input-type=module', '-e', `
+      const m = await import('@saliency/metrics');
+      console.log(JSON.stringify({ fns: [m.insertionDeletion, m.pointingGame, m.graphCutBox].map((f) => typeof f), handlers: process.listenerCount('unhandledRejection') }));`]);
+    expect(JSON.parse(esm)).toEqual({ fns: Array(3).fill('function'), handlers: 0 });
+    const cjs = run(['-e', "const m = require('@saliency/metrics'); console.log(typeof m.saliencyMetric)"]);
+    expect(cjs.trim()).toBe('function');
   });
 });

@@ -27,3 +27,5 @@ export { explain, type ExplainOptions, type AnySizeMethod } from './explain.js';
 export * from './models/face_expression.js';
 export { yieldToEventLoop } from './event_loop.js';
 export type { SkippedBackendOf, BackendChoiceOf } from './backend_report.js';
+export { modelZeroColour } from './model_zero.js';
+export { registerFastBackwardKernels, FAST_BACKWARD_KERNELS, type FastBackwardKernels } from './gradients/wasm_backward_kernels.js';

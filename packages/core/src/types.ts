@@ -54,7 +54,8 @@ export interface Classifier {
   probabilities(x: tf.Tensor4D): tf.Tensor2D;
   /**
    * White-box access to a layer (by name, or `'auto'` for the last layer with
-   * a 4-D output). Throws `UNKNOWN_LAYER` / `LAYER_NOT_4D`.
+   * a 4-D output larger than 1×1 — a globally pooled 1×1 output gives a
+   * constant CAM). Throws `UNKNOWN_LAYER` / `LAYER_NOT_4D`.
    */
   at(layer: string): LayerAccess;
   /** Names of the layers `at()` accepts whose outputs are 4-D, in order. */

@@ -18,3 +18,19 @@ export { groupCam, type GroupCamOptions } from './group_cam.js';
 export { rise, riseMasks, riseMaskSpec, RISE_PRESETS, type RiseOptions, type RiseMaskSettings, type RiseMaskOptions, type RiseMaskSpec } from './rise.js';
 export { scoreCam, type ScoreCamOptions } from './score_cam.js';
 export { type SubstrateOption } from './substrate.js';
+export { createMaskingModel, type MaskingModel, type MaskingModelOptions, type MaskingModelConfig } from './masking/architecture.js';
+export {
+  trainMaskingModel, MASKING_TRAINING_DEFAULTS, type MaskingTrainingDefaults, type TrainMaskingOptions, type TrainMaskingResult,
+  type MaskingLosses, type MaskingProgress,
+} from './masking/train.js';
+export { type MaskingSample, type MaskingData } from './masking/data.js';
+export { saveMaskingModel, loadMaskingModel, MASKING_MODEL_FORMAT } from './masking/io.js';
+export { maskingModel, type MaskingModelMethodOptions } from './masking/method.js';
+export {
+  MASKING_OBJECTIVE_DEFAULTS, smoothnessLoss, areaLoss, preserverLoss, destroyerLoss, existsLoss, type ObjectiveWeights,
+} from './masking/objective.js';
+export { ALTERNATIVE_DEFAULTS, type AlternativeOptions } from './masking/alternatives.js';
+export { type ObjectiveOptionNames } from './masking/options.js';
+export {
+  meaningfulPerturbation, MEANINGFUL_PERTURBATION_DEFAULTS, type MeaningfulPerturbationDefaults, type MeaningfulPerturbationOptions,
+} from './meaningful_perturbation.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { bridgeMissingKernels, SaliencyError } from '@saliency/core/base';
+import { bridgeMissingKernels, registerFastBackwardKernels, SaliencyError } from '@saliency/core/base';
+import { enableWasmThreads, type WasmThreadsResult } from './wasm_threads.js';
 import type { BackendChoiceOf, SkippedBackendOf } from '@saliency/core/base';
 
 /** A tfjs backend `initBackend` can choose, in its order of preference. */
@@ -19,13 +20,23 @@ export interface InitBackendOptions {
    * skipped in the `skipped` list of the result. Default `false`.
    */
   quiet?: boolean;
+  /**
+   * Run the wasm backend multi-threaded with `@saliency/node`'s worker loader (tfjs turns
+   * threads off in Node): `true` for one thread per core, or a thread count 1–8. Default off:
+   * on a busy 2-core machine threads were 2–3× SLOWER (bench/results/wasm-threads.md); measure
+   * on yours. Must be set on the first call, before the wasm backend starts.
+   */
+  wasmThreads?: boolean | number;
 }
 
 /** A backend `initBackend` tried and did not use. */
 export type SkippedBackend = SkippedBackendOf<NodeBackend>;
 
 /** What {@link initBackend} chose, and why. */
-export type BackendChoice = BackendChoiceOf<NodeBackend>;
+export type BackendChoice = BackendChoiceOf<NodeBackend> & {
+  /** What the wasm thread loader did, when `wasmThreads` was asked for. */
+  wasmThreads?: WasmThreadsResult;
+};
 
 interface Candidate {
   readonly backend: NodeBackend;
@@ -69,7 +80,8 @@ function isNotInstalled(e: unknown, pkg: string): boolean {
 }
 
 function skipReason(e: unknown, pkg: string): string {
-  return isNotInstalled(e, pkg) ? `not installed (${firstLine(e)})` : `failed to load: ${firstLine(e)}`;
+  // Node names the importing file ("imported from …/dist/chunk-XXXX.js"): a build detail, not a reason.
+  return isNotInstalled(e, pkg) ? `not installed (${firstLine(e).replace(/ imported from \S+$/, '')})` : `failed to load: ${firstLine(e)}`;
 }
 
 /** Silences the cpu backend's one-time "install tfjs-node" advice. */
@@ -136,7 +148,8 @@ async function tryCandidate(c: Candidate): Promise<string | null> {
  * lacks are registered (`bridgeMissingKernels('wasm')`, built from wasm's own
  * kernels, with cpu as the fallback for what those do not cover), so
  * `tf.grad` works through conv nets. wasm finds its `.wasm` files inside its
- * package in Node (no `setWasmPaths` needed) and runs single-threaded here.
+ * package in Node (no `setWasmPaths` needed); it runs single-threaded unless
+ * `wasmThreads` is set (tfjs disables threads in Node; our loader enables them).
  * Gradient functions themselves come from `@tensorflow/tfjs-layers`, which
  * `@saliency/core/base` imports.
  *
@@ -155,7 +168,10 @@ async function tryCandidate(c: Candidate): Promise<string | null> {
  * ```
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendChoice> {
-  const { prefer, quiet = false } = opts;
+  const { prefer, quiet = false, wasmThreads = false } = opts;
+  if (!(typeof wasmThreads === 'boolean' || (Number.isInteger(wasmThreads) && wasmThreads >= 1 && wasmThreads <= 8))) {
+    throw new SaliencyError('BAD_OPTION', `wasmThreads must be true, false or a thread count 1–8; got ${String(wasmThreads)}.`);
+  }
   if (prefer != null && !CANDIDATES.some((c) => c.backend === prefer)) {
     throw new SaliencyError('BAD_OPTION',
       `prefer must be one of ${CANDIDATES.map((c) => `'${c.backend}'`).join(', ')}; got '${String(prefer)}'.`);
@@ -171,15 +187,21 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 
   const candidates = prefer != null ? CANDIDATES.filter((c) => c.backend === prefer) : CANDIDATES;
   const skipped: SkippedBackend[] = [];
+  let threads: WasmThreadsResult | undefined;
   for (const c of candidates) {
+    if (c.backend === 'wasm' && wasmThreads !== false && threads == null) {
+      threads = await enableWasmThreads(typeof wasmThreads === 'number' ? { threads: wasmThreads } : {});
+    }
     const reason = c.backend === 'cpu' && cpuError != null ? skipReason(cpuError, c.pkg) : await tryCandidate(c);
     if (reason != null) {
       skipped.push({ backend: c.backend, package: c.pkg, reason });
       continue;
     }
     const bridged = c.tfName === 'wasm' ? bridgeMissingKernels('wasm', 'cpu') : [];
+    // Faster backward kernels built on wasm's forward ones (conv input gradients), for plain tf.grad users too.
+    if (c.tfName === 'wasm') registerFastBackwardKernels('wasm');
     if (quiet) silenceCpuAdvice();
-    return { name: tf.getBackend(), via: c.pkg, skipped, bridgedKernels: bridged };
+    return { name: tf.getBackend(), via: c.pkg, skipped, bridgedKernels: bridged, ...(threads != null ? { wasmThreads: threads } : {}) };
   }
   const tried = skipped.map((s) => `[${s.backend} via ${s.package}: ${s.reason}]`).join(' ');
   if (prefer != null) {

@@ -1,9 +1,12 @@
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { classModel, SaliencyError, type FaceBox } from '@saliency/core';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
+import { runEvalCommand } from './cli_eval.js';
+import { runTrainMaskerCommand } from './cli_train_masker.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
@@ -17,6 +20,14 @@ export const USAGE = `usage:
                               [--backend tensorflow-gpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet] [--box x,y,w,h]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
+  saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
+                              [--no-sess] [--split small|large] [--masks N] [--out DIR] [--backend NAME]
+                              the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
+                              with and without SESS; writes DIR/index.html, results.json and records.jsonl
+                              (an interrupted run resumes where it stopped)
+  saliency train-masker [--set generated] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
+                              trains Dabkowski & Gal's real-time masking model for the bundled digit CNN
+                              (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
   saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model face|mobilenet] [--out DIR]
                               Simonyan's class-model visualisation, written as <model>.<class>.classmodel.png
 
@@ -89,7 +100,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       method: { type: 'string', multiple: true },
       target: { type: 'string' },
       layer: { type: 'string' },
-      out: { type: 'string', default: 'out' },
+      out: { type: 'string' },
       backend: { type: 'string' },
       model: { type: 'string', default: 'face' },
       box: { type: 'string' },
@@ -100,6 +111,11 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       lambda: { type: 'string' },
       seed: { type: 'string' },
       masks: { type: 'string' },
+      set: { type: 'string' },
+      methods: { type: 'string' },
+      'no-sess': { type: 'boolean', default: false },
+      split: { type: 'string' },
+      batch: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -108,12 +124,27 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     print(USAGE);
     return command == null && values.help !== true ? 2 : 0;
   }
-  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel') {
+  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker') {
     throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
   }
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
   describeBackend(backend).forEach(print);
   const outDir = resolve(values.out ?? 'out');
+
+  if (command === 'train-masker') {
+    return runTrainMaskerCommand({
+      set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
+      seed: positiveInt(values.seed, '--seed'), lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
+    }, print);
+  }
+
+  if (command === 'eval') {
+    return runEvalCommand({
+      set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
+      masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
+      environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
+    }, print);
+  }
 
   if (command === 'classmodel') {
     const model = await loadModel(values.model ?? 'face');

@@ -2,13 +2,14 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  explain, gradCam, groupCam, guidedBackprop, imageToTensor, rise, SaliencyError, scoreCam, sess, SMOOTH_GRAD_SAMPLES, vanillaGradient,
-  type Classifier, type Progress, type SaliencyMethod,
+  explain, gradCam, groupCam, guidedBackprop, imageToTensor, maskingModel, meaningfulPerturbation, rise, SaliencyError, scoreCam, sess,
+  SMOOTH_GRAD_SAMPLES, vanillaGradient, type MaskingModel,
+  type Classifier, type Progress, type SaliencyMethod, type SessOptions,
 } from '@saliency/core';
 import { readImage, writeMapPng, writeOverlayPng, type Region } from './image_io.js';
 
 /** Method names the CLI and {@link explainFile} accept. */
-export const METHOD_NAMES = ['gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise'] as const;
+export const METHOD_NAMES = ['gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise', 'masking', 'perturbation'] as const;
 /** One of {@link METHOD_NAMES}. */
 export type MethodName = (typeof METHOD_NAMES)[number];
 
@@ -18,17 +19,21 @@ export interface MethodChoice {
   layer?: string;
   /** Wrap the method in SESS (multi-scale sliding windows; any image size). */
   sess?: boolean;
+  /** SESS options when `sess` is set (default: SESS's own defaults, the paper's display settings). */
+  sessOptions?: SessOptions;
   /** Seed of the stochastic methods (`smoothgrad`, `rise`). */
   seed?: number;
   /** Number of RISE masks (default 4000). */
   masks?: number;
+  /** The trained masking model `masking` uses (see `trainMasker`, `loadDigitMasker`). */
+  masker?: MaskingModel;
   /** Called after each batch of a long method. */
   onProgress?: (p: Progress) => void;
 }
 
 /**
  * Builds a method from its CLI name (`gradient`, `guided`, `smoothgrad`, `gradcam`, `groupcam`,
- * `scorecam`, `rise`), optionally wrapped in SESS.
+ * `scorecam`, `rise`, `masking` (needs `masker`), `perturbation` = meaningful perturbation), optionally wrapped in SESS.
  *
  * @example
  * ```ts
@@ -46,10 +51,17 @@ export function methodByName(name: string, opts: MethodChoice = {}): SaliencyMet
     case 'groupcam': m = groupCam({ layer, onProgress }); break;
     case 'scorecam': m = scoreCam({ layer, onProgress }); break;
     case 'rise': m = rise({ n: opts.masks, seed, onProgress }); break;
+    case 'masking':
+      if (opts.masker == null) {
+        throw new SaliencyError('BAD_OPTION', "Method 'masking' needs a trained masking model: train one with `saliency train-masker` (or trainMasker()) and load it with loadMaskingModel(classifier, fileHandler(dir)).");
+      }
+      m = maskingModel(opts.masker, { onProgress });
+      break;
+    case 'perturbation': m = meaningfulPerturbation({ seed, onProgress }); break;
     default:
       throw new SaliencyError('BAD_OPTION', `Unknown method '${name}'. Choose one of: ${METHOD_NAMES.join(', ')}.`);
   }
-  return opts.sess === true ? sess(m) : m;
+  return opts.sess === true ? sess(m, opts.sessOptions) : m;
 }
 
 /** A class with its probability. */

@@ -68,6 +68,8 @@ export function fromGraphModel(model: GraphModelLike, opts: ClassifierOptions = 
   const inputSize: [number, number] | null =
     inShape.length === 4 && inShape[1] > 0 && inShape[2] > 0 ? [inShape[1], inShape[2]] : null;
   let spatialCache: string[] | null = null;
+  // Nodes whose 4-D output is 1×1 (global pooling): never chosen by 'auto', since their CAM is constant.
+  const pointNodes = new Set<string>();
   const forward = (x: tf.Tensor4D): tf.Tensor2D =>
     tf.tidy(() => single<tf.Tensor2D>(model.execute({ [inputName]: x }, outputName)));
 
@@ -80,6 +82,7 @@ export function fromGraphModel(model: GraphModelLike, opts: ClassifierOptions = 
     spatialCache = tf.tidy(() => {
       const outs = model.execute({ [inputName]: tf.zeros([1, size[0], size[1], ch]) }, names);
       const arr = Array.isArray(outs) ? outs : [outs];
+      names.forEach((n, i) => { if (arr[i].rank === 4 && (arr[i].shape[1] ?? 0) * (arr[i].shape[2] ?? 0) === 1) pointNodes.add(n); });
       return names.filter((_, i) => arr[i].rank === 4);
     });
     return spatialCache;
@@ -89,7 +92,7 @@ export function fromGraphModel(model: GraphModelLike, opts: ClassifierOptions = 
     let node = name;
     if (name === 'auto') {
       const list = spatial();
-      const last = list[list.length - 1];
+      const last = [...list].reverse().find((n) => !pointNodes.has(n)) ?? list[list.length - 1];
       if (last == null) throw new SaliencyError('LAYER_NOT_4D', 'No node of this graph has a 4-D output; pass a node name to at().');
       node = last;
     } else if (nodes[name] == null && Object.keys(nodes).length > 0) {

@@ -45,7 +45,9 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
     const candidates = spatial();
     let chosen: { name: string; out: SymbolicTensor } | undefined;
     if (name === 'auto') {
-      chosen = candidates[candidates.length - 1];
+      // The last layer with a spatial extent: a 1×1 output (global pooling kept 4-D) gives a constant CAM.
+      const extent = (c: { out: SymbolicTensor }): number => (c.out.shape[1] ?? 2) * (c.out.shape[2] ?? 2);
+      chosen = [...candidates].reverse().find((c) => extent(c) > 1) ?? candidates[candidates.length - 1];
       if (chosen == null) throw new SaliencyError('LAYER_NOT_4D', 'The model has no layer with a 4-D output; Grad-CAM-style methods need one.');
     } else {
       const layer = model.layers.find((l) => l.name === name);

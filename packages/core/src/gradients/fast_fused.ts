@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FAST_GRADIENTS } from './fast_backward_grads.js';
 
 /**
  * Faster backward passes through tfjs's fused kernels.
@@ -15,6 +16,12 @@ import * as tf from '@tensorflow/tfjs-core';
  * math that compute each input's gradient only when the tape asks for it. The
  * kernels' attributes (strides, padding, dilations) are captured as the fused
  * kernels run, keyed by their output's data id (and that of its clones).
+ *
+ * The gradients of `FusedBatchNorm`, `ClipByValue`, `Relu` (tfjs's own only) and `PadV2` are replaced too
+ * (same values, less work: see `fast_backward_grads.ts`), and on the wasm backend
+ * the tape's copies of saved tensors share their data instead of copying it
+ * (tfjs's wasm `Identity` copies; tensors are immutable, so sharing is what the
+ * cpu backend does).
  */
 
 type Attrs = Record<string, unknown>;
@@ -115,6 +122,34 @@ const GRADS: Record<(typeof OP_SCOPES)[number], (dy: tf.Tensor, saved: tf.Tensor
   fusedMatMul__op: matMulGrad,
 };
 
+interface RefCounting {
+  incRef(dataId: object): void;
+}
+
+/**
+ * On wasm, makes `Identity` (what the tape runs to keep the tensors a backward
+ * pass needs) share its input's data, as the cpu backend's does, instead of
+ * copying it. Returns the undo.
+ */
+function shareIdentityOnWasm(): () => void {
+  const name = tf.getBackend();
+  const original = tf.getKernel('Identity', name);
+  const backend = tf.backend() as unknown as Partial<RefCounting>;
+  if (name !== 'wasm' || original == null || typeof backend.incRef !== 'function') return () => {};
+  const share = ({ inputs, backend: b }: { inputs: Record<string, tf.TensorInfo>; backend: unknown }): tf.TensorInfo => {
+    const { x } = inputs;
+    if (x.dtype === 'string') return (original.kernelFunc as unknown as (a: unknown) => tf.TensorInfo)({ inputs, backend: b, attrs: {} });
+    (b as RefCounting).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  tf.unregisterKernel('Identity', name);
+  tf.registerKernel({ ...original, kernelFunc: share as unknown as tf.KernelFunc });
+  return () => {
+    tf.unregisterKernel('Identity', name);
+    tf.registerKernel(original);
+  };
+}
+
 function install(): () => void {
   const eng = engine();
   const own = Object.prototype.hasOwnProperty.call(eng, 'runKernel');
@@ -133,7 +168,8 @@ function install(): () => void {
     }
     return out;
   };
-  const previous = OP_SCOPES.map((name) => tf.getGradient(name));
+  const replaced = [...OP_SCOPES, ...Object.keys(FAST_GRADIENTS)];
+  const previous = replaced.map((name) => tf.getGradient(name));
   for (const name of OP_SCOPES) {
     tf.registerGradient({
       kernelName: name,
@@ -141,12 +177,25 @@ function install(): () => void {
         GRADS[name](Array.isArray(dy) ? dy[0] : dy, saved),
     });
   }
+  const swapped = new Set<string>(OP_SCOPES);
+  replaced.forEach((name, i) => {
+    const prev = previous[i];
+    // Only kernels that have a gradient get a faster one (built from it), if it may be replaced.
+    const fast = prev != null && name in FAST_GRADIENTS ? FAST_GRADIENTS[name](prev) : null;
+    if (fast != null) {
+      tf.registerGradient(fast);
+      swapped.add(name);
+    }
+  });
+  const unshare = shareIdentityOnWasm();
   return () => {
+    unshare();
     if (own) eng.runKernel = original;
     else delete (eng as Partial<EngineLike>).runKernel;
-    OP_SCOPES.forEach((name, i) => {
+    replaced.forEach((name, i) => {
+      if (!swapped.has(name)) return;
       const prev = previous[i];
-      tf.unregisterGradient(name);
+      if (tf.getGradient(name) != null) tf.unregisterGradient(name);
       if (prev != null) tf.registerGradient(prev);
     });
   };

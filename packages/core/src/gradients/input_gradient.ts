@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SaliencyError } from '../errors.js';
 import { withFastGradients } from './fast_fused.js';
 import { bridgeMissingKernels, GRADIENT_KERNELS, missingKernels } from './kernel_bridge.js';
+import { registerFastBackwardKernels } from './wasm_backward_kernels.js';
 
 interface EngineGradients {
   gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
@@ -25,10 +26,12 @@ function disposeAbandonedTape(engine: EngineGradients): void {
  * Makes sure the active backend can run the backward kernels of conv nets.
  * Kernels it lacks are bridged to the cpu backend when that is registered;
  * otherwise throws `NO_GRADIENTS` before any gradient is attempted (a `tf.grad`
- * that fails part-way leaks its intermediate tensors).
+ * that fails part-way leaks its intermediate tensors). On wasm, also registers
+ * the faster backward kernels of `registerFastBackwardKernels` (once).
  */
 export function ensureGradientKernels(): void {
   const backend = tf.getBackend();
+  if (backend === 'wasm') registerFastBackwardKernels('wasm');
   if (missingKernels(backend, GRADIENT_KERNELS).length === 0) return;
   if (backend !== 'cpu' && tf.findBackend('cpu') != null) bridgeMissingKernels(backend, 'cpu');
   const still = missingKernels(backend, GRADIENT_KERNELS);

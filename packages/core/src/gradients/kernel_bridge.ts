@@ -1,4 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  Composite, convInfoOf, io, kernelFuncOf, makeInfo, NotCovered, same, zeros,
+  type AnyKernelFunc, type Attrs, type ConvInfo, type Info, type InputMap, type KernelArgs,
+} from './composite.js';
+import { derivedTensor, dilatePadOnHeap, wasmHeapOf, type WasmBackendLike } from './wasm_heap.js';
 
 /**
  * Kernels that the gradients of common conv nets need: every kernel the
@@ -76,49 +81,8 @@ export function missingKernels(backendName: string, names: readonly string[] = G
 // Internals
 // ---------------------------------------------------------------------------
 
-type Info = tf.TensorInfo;
-type Attrs = tf.NamedAttrMap;
-type Values = ReturnType<tf.KernelBackend['readSync']>;
-type DataType = Info['dtype'];
-type InputMap = Record<string, Info | null | undefined> | Array<Info | null | undefined>;
-
-/** The backend methods the bridge uses (every tfjs KernelBackend has them; `makeTensorInfo` is optional). */
-interface BackendIO {
-  readSync(dataId: object): Values;
-  write(values: Values | null, shape: number[], dtype: DataType): object;
-  disposeData(dataId: object, force?: boolean): boolean;
-  makeTensorInfo?(shape: number[], dtype: DataType, values?: Values): Info;
-}
-
-interface KernelArgs {
-  inputs: InputMap;
-  attrs?: Attrs;
-  backend: unknown;
-}
-type AnyKernelFunc = (args: KernelArgs) => Info | Info[];
-
 const registry = new Map<string, BridgedKernel>();
 const keyOf = (backend: string, kernel: string): string => `${backend}\u0000${kernel}`;
-
-function io(backend: unknown): BackendIO {
-  return backend as BackendIO;
-}
-
-/** A tensor on `backend` holding a copy of `values`. */
-function makeInfo(backend: BackendIO, shape: number[], dtype: DataType, values: Values): Info {
-  if (typeof backend.makeTensorInfo === 'function') return backend.makeTensorInfo(shape, dtype, values);
-  return { dataId: backend.write(values, shape, dtype), shape, dtype };
-}
-
-function kernelFuncOf(name: string, backendName: string): AnyKernelFunc {
-  const config = tf.getKernel(name, backendName);
-  if (config == null) throw new Error(`@saliency: kernel '${name}' is not registered for backend '${backendName}'`);
-  return config.kernelFunc as unknown as AnyKernelFunc;
-}
-
-function firstOutput(out: Info | Info[]): Info {
-  return Array.isArray(out) ? out[0] : out;
-}
 
 /**
  * Runs `name` on the fallback backend: copies the inputs there, runs the
@@ -152,116 +116,6 @@ function runOnFallback(name: string, fallbackName: string, args: KernelArgs): In
     for (const o of outs) fb.disposeData(o.dataId);
     for (const c of copies) fb.disposeData(c.dataId);
   }
-}
-
-/**
- * Runs kernels of one backend on that backend's own data, disposing every
- * intermediate result when the composite ends (the returned one excepted).
- */
-class Composite {
-  private readonly temps: Info[] = [];
-
-  /**
-   * @param backendName - the backend whose kernels run.
-   * @param backend - that backend's instance, as passed to the kernel.
-   */
-  constructor(private readonly backendName: string, readonly backend: unknown) {}
-
-  /** Runs kernel `name`; the output is freed by {@link Composite.dispose} unless it is returned. */
-  run(name: string, inputs: Record<string, Info>, attrs: Attrs = {}): Info {
-    const out = firstOutput(kernelFuncOf(name, this.backendName)({ inputs, attrs, backend: this.backend }));
-    this.temps.push(out);
-    return out;
-  }
-
-  reshape(x: Info, shape: number[]): Info {
-    if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
-    return this.run('Reshape', { x }, { shape });
-  }
-
-  transpose(x: Info, perm: number[]): Info {
-    return this.run('Transpose', { x }, { perm });
-  }
-
-  /** A new tensor from JS values (freed with the other temporaries). */
-  constant(values: Values, shape: number[], dtype: DataType): Info {
-    const t = makeInfo(io(this.backend), shape, dtype, values);
-    this.temps.push(t);
-    return t;
-  }
-
-  /**
-   * Pads (positive amounts) or crops (negative amounts) axes 1 and 2 of an
-   * NHWC tensor. Returns null when cropping leaves nothing.
-   */
-  padOrCrop(x: Info, top: number, bottom: number, left: number, right: number): Info | null {
-    let y = x;
-    const cropT = Math.max(0, -top), cropB = Math.max(0, -bottom);
-    const cropL = Math.max(0, -left), cropR = Math.max(0, -right);
-    if (cropT + cropB + cropL + cropR > 0) {
-      const h = y.shape[1] - cropT - cropB, w = y.shape[2] - cropL - cropR;
-      if (h <= 0 || w <= 0) return null;
-      y = this.run('Slice', { x: y }, { begin: [0, cropT, cropL, 0], size: [y.shape[0], h, w, y.shape[3]] });
-    }
-    const padT = Math.max(0, top), padB = Math.max(0, bottom), padL = Math.max(0, left), padR = Math.max(0, right);
-    if (padT + padB + padL + padR > 0) {
-      y = this.run('PadV2', { x: y }, { paddings: [[0, 0], [padT, padB], [padL, padR], [0, 0]], constantValue: 0 });
-    }
-    return y;
-  }
-
-  /** Marks `result` as the composite's output and frees every other temporary. */
-  finish(result: Info): Info {
-    // `result` may share its data with temporaries (a reshape of one): the
-    // backend reference-counts data ids, so dropping each temporary's own
-    // reference once is right; only `result`'s own reference is kept.
-    const i = this.temps.lastIndexOf(result);
-    if (i >= 0) this.temps.splice(i, 1);
-    this.dispose();
-    return result;
-  }
-
-  dispose(): void {
-    const b = io(this.backend);
-    for (const t of this.temps) b.disposeData(t.dataId);
-    this.temps.length = 0;
-  }
-}
-
-/** A float32 tensor of zeros on `backend`. */
-function zeros(backend: unknown, shape: number[]): Info {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return makeInfo(io(backend), shape, 'float32', new Float32Array(size));
-}
-
-/** Thrown inside a composite when it does not cover the attributes; the kernel then uses the fallback. */
-class NotCovered extends Error {}
-
-function same(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
-
-function convInfoOf(
-  xShape: number[], filterShape: number[], attrs: Attrs, depthwise: boolean,
-): ConvInfo {
-  const a = attrs as Record<string, unknown>;
-  const dataFormat = a.dataFormat == null ? 'channelsLast'
-    : tf.backend_util.convertConv2DDataFormat(a.dataFormat as 'NHWC' | 'NCHW');
-  if (dataFormat !== 'channelsLast') throw new NotCovered('NCHW');
-  if (xShape.length !== 4 || filterShape.length !== 4) throw new NotCovered('rank');
-  const dilations = (a.dilations ?? 1) as number | [number, number];
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    a.strides as number | [number, number],
-    dilations,
-    a.pad as 'valid' | 'same' | number,
-    a.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    depthwise,
-    dataFormat,
-  );
 }
 
 /**
@@ -341,12 +195,16 @@ function depthwiseBackpropFilterComposite(c: Composite, inputs: Record<string, I
 }
 
 /**
- * DepthwiseConv2dNativeBackpropInput from Reshape + PadV2 + Reverse +
- * DepthwiseConv2dNative (+ Sum for channel multipliers > 1): the output
- * gradient is dilated by the stride (zeros between rows/columns), padded so
- * that a 'valid' correlation with the spatially flipped filter covers the
- * input exactly, and the multiplier axis is summed.
+ * DepthwiseConv2dNativeBackpropInput from DepthwiseConv2dNative of the output
+ * gradient with the spatially flipped filter (+ Sum for channel multipliers > 1):
+ * the output gradient is dilated by the stride (zeros between rows/columns) and
+ * padded so that a stride-1 correlation with the flipped filter covers the input
+ * exactly.
  *   dx[n,i,j,c] = Σ_{kh,kw,m} dy[n, (i+pt−kh·d)/s, (j+pl−kw·d)/s, c·M+m] · W[kh,kw,c,m]
+ * Stride 1: the padding is the conv's own explicit padding (no copy). Stride > 1:
+ * on the wasm backend one pass on its heap dilates and pads; elsewhere
+ * Reshape + PadV2 do. Negative paddings (crops) go through Slice. On wasm the
+ * flipped filter is kept while the filter lives (see `derivedTensor`).
  */
 function depthwiseBackpropInputComposite(c: Composite, inputs: Record<string, Info>, attrs: Attrs): Info {
   const { dy, filter } = inputs;
@@ -361,23 +219,37 @@ function depthwiseBackpropInputComposite(c: Composite, inputs: Record<string, In
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new NotCovered('dtype');
   const sh = ci.strideHeight, sw = ci.strideWidth, dh = ci.dilationHeight, dw = ci.dilationWidth;
   if (n * outH * outW === 0) return zeros(c.backend, inputShape);
-  // 1. dilate dy by the stride: [N, oh·sh, ow·sw, K], dy[o] at row o·sh.
-  let d = dy;
-  if (sh > 1 || sw > 1) {
-    d = c.reshape(d, [n, outH, 1, outW, 1, k]);
-    d = c.run('PadV2', { x: d }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
-    d = c.reshape(d, [n, outH * sh, outW * sw, k]);
-  }
-  // 2. pad/crop so that dx[i] = Σ_kh' dp[i + kh'·d] · Wflip[kh'] for i in [0, inH).
+  // Padding of the stride-dilated dy ((outH−1)·sh + 1 rows) so that
+  // dx[i] = Σ_kh' dp[i + kh'·dh] · Wflip[kh'] for i in [0, inH).
   const top = (fh - 1) * dh - ci.padInfo.top, left = (fw - 1) * dw - ci.padInfo.left;
-  const bottom = inH + ci.padInfo.top - outH * sh, right = inW + ci.padInfo.left - outW * sw;
-  const dp = c.padOrCrop(d, top, bottom, left, right);
-  if (dp == null) return zeros(c.backend, inputShape);
-  // 3. flipped filter, one output channel per (c, m) pair.
-  const f = c.run('Reverse', { x: c.reshape(filter, [fh, fw, k, 1]) }, { dims: [0, 1] });
-  let g = c.run('DepthwiseConv2dNative', { x: dp, filter: f }, { strides: [1, 1], pad: 'valid', dilations: [dh, dw] });
+  const bottom = inH + ci.padInfo.top - ((outH - 1) * sh + 1), right = inW + ci.padInfo.left - ((outW - 1) * sw + 1);
+  const heap = wasmHeapOf(c.backend);
+  const flip = (): Info => c.run('Reverse', { x: c.reshape(filter, [fh, fw, k, 1]) }, { dims: [0, 1] });
+  // On wasm the flipped filter is made once per filter tensor (and XNNPACK packs it once).
+  const f = heap == null ? flip()
+    : derivedTensor(c.backend, filter, 'DepthwiseConv2dNativeBackpropInput/flip', () => c.release(flip()));
+  const conv = (x: Info, pad: Attrs['pad']): Info =>
+    c.run('DepthwiseConv2dNative', { x, filter: f }, { strides: [1, 1], pad, dilations: [dh, dw] });
+  let g: Info;
+  if (Math.min(top, bottom, left, right) >= 0 && sh === 1 && sw === 1) {
+    g = conv(dy, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+  } else if (Math.min(top, bottom, left, right) >= 0 && heap != null) {
+    g = conv(c.adopt(dilatePadOnHeap(c.backend as WasmBackendLike, heap, dy, sh, sw, top, bottom, left, right)), 'valid');
+  } else {
+    // 1. dilate dy by the stride: [N, oh·sh, ow·sw, K], dy[o] at row o·sh.
+    let d = dy;
+    if (sh > 1 || sw > 1) {
+      d = c.reshape(d, [n, outH, 1, outW, 1, k]);
+      d = c.run('PadV2', { x: d }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+      d = c.reshape(d, [n, outH * sh, outW * sw, k]);
+    }
+    // 2. pad/crop (the dilation above added sh−1 trailing rows already).
+    const dp = c.padOrCrop(d, top, bottom - (sh - 1), left, right - (sw - 1));
+    if (dp == null) return zeros(c.backend, inputShape);
+    g = conv(dp, 'valid');
+  }
   if (!same(g.shape, [n, inH, inW, k])) throw new NotCovered(`internal shape ${g.shape}`);
-  // 4. sum the channel multiplier.
+  // Sum the channel multiplier.
   if (m > 1) g = c.run('Sum', { x: c.reshape(g, [n, inH, inW, ch, m]) }, { axis: [4], keepDims: false });
   return g;
 }

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFaceExpressionModel, loadFaceExpressionWeights, type FaceBox } from '@saliency/core/base';
+import { findAsset } from '../assets.js';
 
 /**
  * Absolute path of the installed `@vladmandic/face-api` package's root folder.
@@ -110,16 +111,6 @@ export interface SampleFaceImage {
   faces: SampleFace[];
 }
 
-function findAsset(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'assets', name);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`@saliency/node: asset ${name} not found above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
 
 /**
  * The faces in face-api's demo photographs ({@link faceApiSampleImages}), with

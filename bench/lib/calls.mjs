@@ -1,0 +1,68 @@
+// One timed call per row: the floor passes (forward, input gradient, layer gradient) and every
+// method, optionally wrapped in SESS, built from the public factories with the row's sizes.
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  gradCam, groupCam, guidedBackprop, inputGradient, rise, scoreCam, selectTargets, sess, vanillaGradient,
+} from '@saliency/core';
+import { SESS_SETTINGS } from './plan.mjs';
+
+/** Seed of the stochastic methods in every row. */
+const SEED = 1;
+
+/** The method of a row (`params` from sizeRow), with `passBatch` as its own batchSize when given. */
+export function makeMethod(row, model, params, sessExtra = {}) {
+  const batchSize = row.passBatch ?? undefined;
+  const layer = model.camLayer;
+  let m;
+  switch (row.method) {
+    case 'gradient': m = vanillaGradient({ batchSize }); break;
+    case 'guided': m = guidedBackprop({ batchSize }); break;
+    case 'smoothgrad': m = vanillaGradient({ samples: params.samples, seed: SEED, batchSize }); break;
+    case 'gradcam': m = gradCam({ layer, batchSize }); break;
+    case 'groupcam': m = groupCam({ layer, groups: params.groups, batchSize }); break;
+    case 'scorecam': m = scoreCam({ layer, batchSize }); break;
+    case 'rise': m = rise({ n: params.n, seed: SEED, batchSize }); break;
+    default: throw new Error(`unknown method ${row.method}`);
+  }
+  return row.sess ? sess(m, { ...SESS_SETTINGS, ...sessExtra }) : m;
+}
+
+/** The forward + backward to the CAM layer that Grad-CAM makes, without the CAM arithmetic. */
+function layerGradient(classifier, layer, x, targets) {
+  const access = classifier.at(layer);
+  const xp = classifier.preprocess(x);
+  let a = null;
+  try {
+    a = access.features(xp);
+    const feats = a;
+    return inputGradient((ai) => selectTargets(access.head(ai, xp), targets), feats);
+  } finally {
+    a?.dispose();
+    xp.dispose();
+  }
+}
+
+/** `() => Promise<Tensor>` for one run of a row on `classifier` (a counting wrapper, or the model's own). */
+export function makeCall(row, model, params, classifier) {
+  const x = model.x(row.images);
+  const targets = model.targets(row.images);
+  switch (row.method) {
+    case 'forward': return async () => classifier.probabilities(x);
+    case 'inputgrad': return async () => inputGradient((xi) => selectTargets(classifier.logits(xi), targets), x);
+    case 'layergrad': return async () => layerGradient(classifier, model.camLayer, x, targets);
+    default: {
+      const method = makeMethod(row, model, params);
+      return () => method.explain(classifier, x, targets);
+    }
+  }
+}
+
+/** Runs a call once: ms until its result is on the host, result disposed. */
+export async function once(call) {
+  const t0 = performance.now();
+  const out = await call();
+  await out.data();
+  const ms = performance.now() - t0;
+  tf.dispose(out);
+  return ms;
+}

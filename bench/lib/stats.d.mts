@@ -1,0 +1,24 @@
+// Types of stats.mjs (for the TypeScript tests in tests/bench/).
+export interface Passes { F: number; G: number; L: number }
+export type PassKind = keyof Passes;
+export interface TimeSummary { runs: number; median: number; min: number; max: number }
+export interface KernelTotal { name: string; calls: number; ms: number; pct: number }
+export declare const PASS_KINDS: PassKind[];
+export declare function median(xs: readonly number[]): number;
+export declare function summarize(ms: readonly number[]): TimeSummary;
+export declare function passesPerImage(method: string, p?: { samples?: number; n?: number; groups?: number; channels?: number }): Passes;
+export declare function sessPasses(base: Passes, geometry: { patches: number; kept: number }): Passes;
+export declare function floorMs(passes: Passes, units: Partial<Passes>, images?: number): number;
+export declare function floorRatio(ms: number, floor: number): number | null;
+export declare function describePasses(passes: Passes, images?: number): string;
+export declare function runsFor(estimateMs: number, cfg: { runs: number; longRowMs: number; longRowBudgetMs: number }): number;
+export declare function pickSize(candidates: readonly number[], unitMs: number, targetMs: number, fixedMs?: number): number;
+export declare function fmtMs(ms: number | null | undefined): string;
+export declare function fmtRatio(r: number | null | undefined): string;
+export declare function markdownTable(header: readonly unknown[], rows: readonly (readonly unknown[])[]): string;
+export declare function rowLabel(row: { method: string; sess: boolean }): string;
+/** `result`: the object bench/run.mjs writes as JSON. */
+export declare function renderMarkdown(result: object): string;
+export declare function aggregateKernels(
+  kernels: readonly { name: string; kernelTimeMs: number | { kernelMs?: number } }[], top?: number,
+): { kernelMs: number; kernelCount: number; top: KernelTotal[] };

@@ -1,0 +1,353 @@
+/**
+ * The real-time masking model of Dabkowski & Gal (2017): encoder = the
+ * classifier's own feature maps (frozen), a class selector that gates the
+ * coarsest features, and a U-Net-like decoder of sub-pixel up-sampler blocks
+ * that ends in the two-channel mask head `|a| / (|a| + |b|)`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkPositiveInt, SaliencyError, type Classifier } from '@saliency/core/base';
+import { batchNorm, conv2dSame, pixelShuffle2, type BatchNormParams, type BatchStats } from './layers.js';
+import { checkSeed, hashSeed, randomSeed } from './random.js';
+import { resizeMasks, resizeTables, type ResizeTables } from './upsample.js';
+
+/** Options of {@link createMaskingModel}. */
+export interface MaskingModelOptions {
+  /**
+   * Layers of the classifier whose activations the decoder reads (names from
+   * `classifier.layerNames()`), FINEST FIRST and COARSEST LAST, each of lower
+   * resolution than the one before it (ideally half: one up-sampler block ×2
+   * bridges each step). The selector gates the last one; the mask comes out at
+   * the resolution of the first one and is up-sampled bilinearly to the input size.
+   */
+  encoderLayers: readonly string[];
+  /**
+   * Size of the class embedding e_c. Default: the channel count of the coarsest
+   * layer (the reference code's `nn.Embedding(num_classes, 2048)` on ResNet-50's
+   * last block); another size adds a 1×1 projection of the coarsest features.
+   */
+  embeddingSize?: number;
+  /**
+   * Output channels of the up-sampler blocks, from the coarsest block to the
+   * finest: one number for all, or one per block (`encoderLayers.length − 1`).
+   * Default 64 (the reference code's `upsampler_base`).
+   */
+  upsamplerChannels?: number | readonly number[];
+  /** Subtracted from ⟨features, e_c⟩ before the selector's sigmoid (reference `model_confidence`, default 0). */
+  confidence?: number;
+  /** ε in `|a| / (|a| + |b| + ε)` (default 0.001, the reference `IterativeSaliency`'s). */
+  maskEpsilon?: number;
+  /** Seed of the initial weights (default: random). Same seed → same initial model. */
+  seed?: number;
+}
+
+/** The resolved, serialisable configuration of a {@link MaskingModel}. */
+export interface MaskingModelConfig {
+  /** See {@link MaskingModelOptions.encoderLayers}. */
+  encoderLayers: string[];
+  /** `[h, w, k]` of each encoder layer's activations, in the same order. */
+  featureShapes: [number, number, number][];
+  /** See {@link MaskingModelOptions.embeddingSize}. */
+  embeddingSize: number;
+  /** Channels of each up-sampler block, coarsest block first. */
+  upsamplerChannels: number[];
+  /** See {@link MaskingModelOptions.confidence}. */
+  confidence: number;
+  /** See {@link MaskingModelOptions.maskEpsilon}. */
+  maskEpsilon: number;
+  /** The seed the weights were initialised with. */
+  seed: number;
+  /** The classifier's input size `[H, W]`. */
+  inputSize: [number, number];
+  /** The classifier's input channels. */
+  channels: number;
+  /** The classifier's number of classes. */
+  numClasses: number;
+}
+
+/**
+ * A masking model bound to its classifier: `masks(images, classes)` is one
+ * forward pass. Create with {@link createMaskingModel}, train with
+ * `trainMaskingModel`, explain with `maskingModel(model)`; dispose when done.
+ */
+export interface MaskingModel {
+  /** The classifier whose feature maps are the encoder (never trained). */
+  readonly classifier: Classifier;
+  /** The architecture. */
+  readonly config: Readonly<MaskingModelConfig>;
+  /** Resolution `[h, w]` of the mask before the bilinear up-sampling to the input size. */
+  readonly maskSize: readonly [number, number];
+  /** Every weight by its short name (`'selector/embedding'`, `'up0/conv'`, …), running batch-norm statistics included. */
+  readonly weights: ReadonlyMap<string, tf.Variable>;
+  /** The weights gradients train (everything but the running batch-norm statistics). */
+  readonly trainableWeights: readonly tf.Variable[];
+  /** Training steps taken so far (restored from a checkpoint or a saved model). */
+  steps: number;
+  /**
+   * Masks `[N, H, W]` in [0, 1] for images `[N, H, W, C]` (the classifier's input size
+   * and pixel range) and one class per image, in inference mode. Synchronous, one
+   * forward pass; the caller disposes the result.
+   */
+  masks(images: tf.Tensor4D, classes: readonly number[]): tf.Tensor3D;
+  /** Frees the weights. */
+  dispose(): void;
+}
+
+/** What the decoder computes for a batch (before the up-sampling to the input size). */
+export interface MaskingForward {
+  /** `[N, h, w]` masks at the decoder's resolution. */
+  small: tf.Tensor3D;
+  /** `[N]` spatial mean of ⟨features, e_c⟩: the selector's "class present" logit. */
+  exists: tf.Tensor1D;
+}
+
+/** Internal state of a model: its parts, the tables of its up-sampling. */
+export interface MaskingModelInternals extends MaskingModel {
+  /** Runs the selector and decoder on encoder features. */
+  forward(features: readonly tf.Tensor4D[], classes: tf.Tensor1D, training: boolean, collect?: (s: BatchStats) => void): MaskingForward;
+  /** Encoder features (frozen) for user-range images. */
+  features(images: tf.Tensor4D): tf.Tensor4D[];
+  /** Up-samples `[N, h, w]` decoder masks to the input size. */
+  upsample(small: tf.Tensor3D): tf.Tensor3D;
+}
+
+let instances = 0;
+
+function he(shape: number[], fanIn: number, seed: number): tf.Tensor {
+  return tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', seed);
+}
+
+/** Checks the options against the classifier and resolves the configuration (one probe forward pass). */
+function resolveConfig(classifier: Classifier, opts: MaskingModelOptions): MaskingModelConfig {
+  const layers = opts?.encoderLayers;
+  if (!Array.isArray(layers) || layers.length < 1 || !layers.every((l) => typeof l === 'string')) {
+    throw new SaliencyError('BAD_OPTION', `createMaskingModel: encoderLayers must be a non-empty list of layer names, finest first; candidates: ${classifier.layerNames().join(', ')}.`);
+  }
+  if (classifier.numClasses < 2) {
+    throw new SaliencyError('BAD_OPTION', 'createMaskingModel: the classifier must have at least 2 classes (fake labels need a wrong class).');
+  }
+  const [H, W] = classifier.inputSize;
+  const shapes = tf.tidy(() => {
+    const probe = classifier.preprocess(tf.zeros([1, H, W, classifier.channels]) as tf.Tensor4D);
+    return layers.map((name) => {
+      const f = classifier.at(name).features(probe);
+      return [f.shape[1], f.shape[2], f.shape[3]] as [number, number, number];
+    });
+  });
+  for (let i = 1; i < shapes.length; i++) {
+    if (!(shapes[i][0] < shapes[i - 1][0] || shapes[i][1] < shapes[i - 1][1])) {
+      throw new SaliencyError('BAD_OPTION', `createMaskingModel: encoderLayers must go from fine to coarse; '${layers[i]}' (${shapes[i][0]}×${shapes[i][1]}) is not coarser than '${layers[i - 1]}' (${shapes[i - 1][0]}×${shapes[i - 1][1]}).`);
+    }
+  }
+  const coarse = shapes[shapes.length - 1];
+  const embeddingSize = checkPositiveInt(opts.embeddingSize ?? coarse[2], 'createMaskingModel: embeddingSize');
+  const blocks = layers.length - 1;
+  const ch = opts.upsamplerChannels ?? 64;
+  const upsamplerChannels = typeof ch === 'number' ? new Array<number>(blocks).fill(ch) : [...ch];
+  if (upsamplerChannels.length !== blocks) {
+    throw new SaliencyError('BAD_OPTION', `createMaskingModel: upsamplerChannels has ${upsamplerChannels.length} entries; ${layers.length} encoder layers need ${blocks} (one per up-sampler block).`);
+  }
+  upsamplerChannels.forEach((c) => checkPositiveInt(c, 'createMaskingModel: upsamplerChannels'));
+  const confidence = opts.confidence ?? 0;
+  const maskEpsilon = opts.maskEpsilon ?? 0.001;
+  if (!Number.isFinite(confidence)) throw new SaliencyError('BAD_OPTION', `createMaskingModel: confidence must be finite, got ${confidence}.`);
+  if (!(maskEpsilon > 0 && Number.isFinite(maskEpsilon))) throw new SaliencyError('BAD_OPTION', `createMaskingModel: maskEpsilon must be > 0, got ${maskEpsilon}.`);
+  return {
+    encoderLayers: [...layers],
+    featureShapes: shapes,
+    embeddingSize,
+    upsamplerChannels,
+    confidence,
+    maskEpsilon,
+    seed: opts.seed == null ? randomSeed() : checkSeed(opts.seed, 'createMaskingModel'),
+    inputSize: [H, W],
+    channels: classifier.channels,
+    numClasses: classifier.numClasses,
+  };
+}
+
+/** Initial values of every weight, by short name, for a configuration. */
+function initialWeights(c: MaskingModelConfig): Map<string, { value: tf.Tensor; trainable: boolean }> {
+  const out = new Map<string, { value: tf.Tensor; trainable: boolean }>();
+  let n = 0;
+  const seed = (): number => hashSeed(c.seed, n++);
+  const coarse = c.featureShapes[c.featureShapes.length - 1];
+  const e = c.embeddingSize;
+  // Reference: Embedding weights ~ N(0, 1/√s).
+  out.set('selector/embedding', { value: tf.randomNormal([c.numClasses, e], 0, 1 / Math.sqrt(e), 'float32', seed()), trainable: true });
+  if (e !== coarse[2]) out.set('selector/projection', { value: he([1, 1, coarse[2], e], coarse[2], seed()), trainable: true });
+  const bn = (prefix: string, k: number): void => {
+    out.set(`${prefix}/gamma`, { value: tf.ones([k]), trainable: true });
+    out.set(`${prefix}/beta`, { value: tf.zeros([k]), trainable: true });
+    out.set(`${prefix}/mean`, { value: tf.zeros([k]), trainable: false });
+    out.set(`${prefix}/variance`, { value: tf.ones([k]), trainable: false });
+  };
+  let cin = coarse[2];
+  c.upsamplerChannels.forEach((cout, j) => {
+    const skip = c.featureShapes[c.featureShapes.length - 2 - j][2];
+    out.set(`up${j}/conv`, { value: he([3, 3, cin, 4 * cout], 9 * cin, seed()), trainable: true });
+    bn(`up${j}/bn_up`, 4 * cout);
+    out.set(`up${j}/follow`, { value: he([3, 3, cout + skip, cout], 9 * (cout + skip), seed()), trainable: true });
+    bn(`up${j}/bn_follow`, cout);
+    cin = cout;
+  });
+  out.set('head/kernel', { value: he([1, 1, cin, 2], cin, seed()), trainable: true });
+  out.set('head/bias', { value: tf.zeros([2]), trainable: true });
+  return out;
+}
+
+/** Resizes `[N, h, w, k]` features to `[N, H, W, k]` through {@link resizeMasks} (differentiable). */
+function resizeFeatures(x: tf.Tensor4D, tables: ResizeTables): tf.Tensor4D {
+  const [n, h, w, k] = x.shape;
+  const H = tables.ry.shape[0];
+  const W = tables.rx.shape[0];
+  const flat = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * k, h, w]) as tf.Tensor3D;
+  return tf.transpose(tf.reshape(resizeMasks(flat, tables), [n, k, H, W]), [0, 2, 3, 1]) as tf.Tensor4D;
+}
+
+/**
+ * Builds a model from a configuration, optionally with given weight values
+ * (by short name; used by loading and checkpoints).
+ */
+export function buildMaskingModel(classifier: Classifier, config: MaskingModelConfig, values?: ReadonlyMap<string, tf.Tensor>): MaskingModelInternals {
+  const id = instances++;
+  const init = initialWeights(config);
+  const weights = new Map<string, tf.Variable>();
+  const trainable: tf.Variable[] = [];
+  try {
+    for (const [name, { value, trainable: t }] of init) {
+      const given = values?.get(name);
+      if (values != null && given == null) {
+        throw new SaliencyError('BAD_OPTION', `The saved masking model lacks the weight '${name}'; it was saved by another version or for another architecture.`);
+      }
+      if (given != null && !tf.util.arraysEqual(given.shape, value.shape)) {
+        throw new SaliencyError('BAD_OPTION', `The saved weight '${name}' has shape [${given.shape.join(', ')}]; the architecture needs [${value.shape.join(', ')}].`);
+      }
+      const v = tf.variable(given ?? value, t, `saliency_masking_${id}/${name}`);
+      weights.set(name, v);
+      if (t) trainable.push(v);
+    }
+  } catch (e) {
+    for (const v of weights.values()) v.dispose();
+    throw e;
+  } finally {
+    for (const { value } of init.values()) value.dispose();
+  }
+  const w = (name: string): tf.Variable => weights.get(name) as tf.Variable;
+  const bnParams = (prefix: string): BatchNormParams => ({
+    gamma: w(`${prefix}/gamma`), beta: w(`${prefix}/beta`), mean: w(`${prefix}/mean`), variance: w(`${prefix}/variance`),
+  });
+  const shapes = config.featureShapes;
+  const L = shapes.length;
+  const maskSize: [number, number] = [shapes[0][0], shapes[0][1]];
+  // Resize tables: the mask to the input size, and any up-sampled flow whose 2× size misses its skip's.
+  const toInput = resizeTables(maskSize, config.inputSize);
+  const bridges: (ResizeTables | null)[] = config.upsamplerChannels.map((_, j) => {
+    const from = shapes[L - 1 - j];
+    const to = shapes[L - 2 - j];
+    return 2 * from[0] === to[0] && 2 * from[1] === to[1] ? null : resizeTables([2 * from[0], 2 * from[1]], [to[0], to[1]]);
+  });
+  const layerAccess = config.encoderLayers.map((name) => classifier.at(name));
+
+  const model: MaskingModelInternals = {
+    classifier,
+    config,
+    maskSize,
+    weights,
+    trainableWeights: trainable,
+    steps: 0,
+    features(images: tf.Tensor4D): tf.Tensor4D[] {
+      return tf.tidy(() => {
+        const x = classifier.preprocess(images);
+        return layerAccess.map((a) => a.features(x));
+      });
+    },
+    forward(features, classes, training, collect) {
+      return tf.tidy(() => {
+        const coarse = features[L - 1];
+        const proj = weights.has('selector/projection') ? conv2dSame(coarse, w('selector/projection') as tf.Tensor4D) : coarse;
+        const onehot = tf.oneHot(tf.cast(classes, 'int32'), config.numClasses);
+        const emb = tf.reshape(tf.matMul(tf.cast(onehot, 'float32'), w('selector/embedding')), [-1, 1, 1, config.embeddingSize]);
+        const act = tf.sum(tf.mul(proj, emb), -1, true); // [N, h, w, 1]
+        const exists = tf.mean(act, [1, 2, 3]) as tf.Tensor1D;
+        let flow = tf.mul(coarse, tf.sigmoid(tf.sub(act, config.confidence))) as tf.Tensor4D;
+        config.upsamplerChannels.forEach((_, j) => {
+          let up = conv2dSame(flow, w(`up${j}/conv`) as tf.Tensor4D);
+          up = batchNorm(up, bnParams(`up${j}/bn_up`), training, collect);
+          up = tf.relu(pixelShuffle2(up));
+          const bridge = bridges[j];
+          if (bridge != null) up = resizeFeatures(up, bridge);
+          const joined = tf.concat([up, features[L - 2 - j]], 3) as tf.Tensor4D;
+          let f = conv2dSame(joined, w(`up${j}/follow`) as tf.Tensor4D);
+          f = batchNorm(f, bnParams(`up${j}/bn_follow`), training, collect);
+          flow = tf.relu(f);
+        });
+        const ab = tf.add(conv2dSame(flow, w('head/kernel') as tf.Tensor4D), w('head/bias'));
+        const [n, h, wd] = ab.shape;
+        const a = tf.abs(tf.reshape(tf.slice(ab, [0, 0, 0, 0], [n, h, wd, 1]), [n, h, wd]));
+        const b = tf.abs(tf.reshape(tf.slice(ab, [0, 0, 0, 1], [n, h, wd, 1]), [n, h, wd]));
+        const small = tf.div(a, tf.add(tf.add(a, b), config.maskEpsilon)) as tf.Tensor3D;
+        return { small, exists };
+      });
+    },
+    upsample(small: tf.Tensor3D): tf.Tensor3D {
+      return resizeMasks(small, toInput);
+    },
+    masks(images: tf.Tensor4D, classes: readonly number[]): tf.Tensor3D {
+      return tf.tidy(() => {
+        const feats = model.features(images);
+        const { small } = model.forward(feats, tf.tensor1d(classes as number[], 'int32'), false);
+        return model.upsample(small);
+      });
+    },
+    dispose(): void {
+      for (const v of weights.values()) v.dispose();
+      tf.dispose([toInput.rx, toInput.ry]);
+      for (const b of bridges) if (b != null) tf.dispose([b.rx, b.ry]);
+    },
+  };
+  return model;
+}
+
+/**
+ * Creates an untrained real-time masking model (Dabkowski & Gal 2017) for a classifier.
+ *
+ * - Encoder: the classifier's own activations at `encoderLayers`
+ *   (`classifier.at(name).features(classifier.preprocess(x))`), frozen: no
+ *   gradient ever updates the classifier.
+ * - Selector: a class embedding e_c (`numClasses × embeddingSize`, initialised
+ *   N(0, 1/√size) as the reference); gate = sigmoid(⟨features, e_c⟩ − confidence)
+ *   at every position of the coarsest features, which it multiplies. The spatial
+ *   mean of ⟨features, e_c⟩ is the "class present" logit trained by the
+ *   reference code's `exists` loss.
+ * - Decoder: one up-sampler block per step from coarse to fine: 3×3 conv (no
+ *   bias) → batch norm → pixel shuffle ×2 → ReLU, concatenated with the encoder's
+ *   skip activations, then a 3×3 conv → batch norm → ReLU (the reference's
+ *   follow-up block, here without the bottleneck's residual). A 1×1 conv gives two
+ *   channels a, b; mask = |a| / (|a| + |b| + ε); bilinear up-sampling (half-pixel
+ *   centres) to the input size.
+ * - Weights: He-normal convolutions, seeded.
+ *
+ * @param classifier - the classifier to explain (its layers are the encoder).
+ * @param opts - see {@link MaskingModelOptions}.
+ * @returns a model that owns tf.Variables: call `dispose()` when done.
+ * @throws SaliencyError `BAD_OPTION`, `UNKNOWN_LAYER`, `LAYER_NOT_4D`.
+ *
+ * @example
+ * ```ts
+ * const model = createMaskingModel(classifier, { encoderLayers: ['block1', 'block2', 'block3'], seed: 1 });
+ * await trainMaskingModel(model, data, { steps: 2000 });
+ * const maps = await maskingModel(model).explain(classifier, images, 'top');
+ * ```
+ */
+export function createMaskingModel(classifier: Classifier, opts: MaskingModelOptions): MaskingModel {
+  return buildMaskingModel(classifier, resolveConfig(classifier, opts));
+}
+
+/** The internals of a model made by this module (throws `BAD_OPTION` for anything else). */
+export function internalsOf(model: MaskingModel, fn: string): MaskingModelInternals {
+  const m = model as Partial<MaskingModelInternals>;
+  if (m == null || typeof m.forward !== 'function' || typeof m.features !== 'function' || typeof m.upsample !== 'function') {
+    throw new SaliencyError('BAD_OPTION', `${fn}: expected a model made by createMaskingModel() or loadMaskingModel().`);
+  }
+  return m as MaskingModelInternals;
+}

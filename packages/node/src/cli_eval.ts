@@ -1,0 +1,44 @@
+import { SaliencyError } from '@saliency/core';
+import { EVAL_SET_NAMES, type EvalSetName, type EvalSplit } from './eval/eval_set.js';
+import { progressBar } from './eval/progress_bar.js';
+import { EVAL_METHODS, runEvaluation } from './eval/run_eval.js';
+
+/** The flags of `saliency eval`, as parsed by the CLI. */
+export interface EvalFlags {
+  set?: string;
+  methods?: string;
+  sess?: boolean;
+  'no-sess'?: boolean;
+  split?: string;
+  masks?: number;
+  out: string;
+  environment: string;
+}
+
+function list(s: string | undefined, all: readonly string[]): string[] {
+  if (s == null || s === 'all') return [...all];
+  return s.split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/** `saliency eval`: runs the evaluation suite with a progress bar and prints the table. */
+export async function runEvalCommand(flags: EvalFlags, print: (line: string) => void, signal?: AbortSignal): Promise<number> {
+  const split = flags.split ?? 'small';
+  if (split !== 'small' && split !== 'large') throw new SaliencyError('BAD_OPTION', `--split must be 'small' or 'large'; got '${split}'.`);
+  if (flags.sess === true && flags['no-sess'] === true) throw new SaliencyError('BAD_OPTION', '--sess and --no-sess contradict each other.');
+  const bar = progressBar();
+  const result = await runEvaluation({
+    sets: list(flags.set, EVAL_SET_NAMES) as EvalSetName[],
+    methods: list(flags.methods, EVAL_METHODS),
+    sess: flags['no-sess'] !== true,
+    split: split as EvalSplit,
+    masks: flags.masks,
+    out: flags.out,
+    environment: flags.environment,
+    onProgress: (p) => bar(p.done, p.total, p.label),
+    signal,
+  });
+  print(result.markdown);
+  print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`);
+  print(`wrote ${result.files.html} and ${result.files.json}`);
+  return 0;
+}
