@@ -339,7 +339,7 @@ async function profileWorst(model) {
     const call = makeCall({ ...r, passBatch: r === refRow ? null : r.passBatchOption }, model, r.params ?? {}, model.classifier);
     await once(call); // warm
     const p = await profileRun(call);
-    const label = `${model.name} ${rowLabel(r)} batch ${r.images}${r.settings ? ` (${r.settings})` : ''}${r === refRow ? ' — reference: the F unit' : `, ratio ${fmtRatio(r.ratio)}`}`;
+    const label = `${model.name} ${rowLabel(r)} batch ${r.images}${r === refRow ? '' : `, pass batch ${r.passBatch}`}${r.settings ? ` (${r.settings})` : ''}${r === refRow ? ' — reference: the F unit' : `, ratio ${fmtRatio(r.ratio)}`}`;
     result.profiles.push({ label, model: model.name, method: r.method, sess: r.sess, images: r.images, ratio: r.ratio ?? null, ...p });
     line(`profile ${label}: wall ${fmtMs(p.wallMs)}, kernels ${fmtMs(p.kernelMs)}; top ${p.top.slice(0, 4).map((k) => `${k.name} ${fmtMs(k.ms)}`).join(', ')}`);
   }

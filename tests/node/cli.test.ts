@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sampleFaces } from '@saliency/node';
+import { DEMO_METHODS, initBackend, METHOD_NAMES, methodByName, sampleFaces } from '@saliency/node';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'packages', 'node', 'dist', 'cli.js');
@@ -12,6 +12,13 @@ const out = mkdtempSync(join(tmpdir(), 'saliency-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('saliency CLI (built output, real model, real photo)', () => {
+  it('the demo runs every method that needs no trained model (all but masking), each one buildable as the demo builds it', async () => {
+    await initBackend({ prefer: 'wasm', quiet: true });
+    expect([...DEMO_METHODS, 'masking'].sort()).toEqual([...METHOD_NAMES].sort());
+    for (const m of DEMO_METHODS) expect(methodByName(m, { seed: 0 }).explain).toBeTypeOf('function');
+    expect(() => methodByName('masking')).toThrowError(expect.objectContaining({ code: 'BAD_OPTION', message: expect.stringContaining('train-masker') }));
+  });
+
   it('explains every face of a sample photo with both methods and writes overlays, maps and summaries', async () => {
     const sample = sampleFaces()[0];
     const stdout = execFileSync(process.execPath, [cli, 'explain', sample.path, '--method', 'gradcam', '--method', 'gradient', '--out', out], { cwd: root, encoding: 'utf8' });

@@ -13,6 +13,12 @@ import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledCl
 import { sampleFaceBoxes } from './models/sample_faces.js';
 import { sampleFaces } from './models/face_expression.js';
 
+/**
+ * The methods `saliency demo` runs on the first face of each photo: every method but `masking`,
+ * which needs a masking model trained for the classifier (one ships for the digit CNN only).
+ */
+export const DEMO_METHODS: readonly string[] = METHOD_NAMES.filter((m) => m !== 'masking');
+
 /** Usage text of the CLI. */
 export const USAGE = `usage:
   saliency explain <image...> [--method ${METHOD_NAMES.join('|')}]... [--target N|top] [--layer NAME]
@@ -20,6 +26,7 @@ export const USAGE = `usage:
                               [--backend tensorflow-gpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet] [--box x,y,w,h]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
+                              (but masking, which needs a masking model trained for the face model)
   saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
                               [--no-sess] [--split small|large] [--masks N] [--out DIR] [--backend NAME]
                               the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
@@ -186,7 +193,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       // Every method on the first face of each photo; the two fast ones on every face.
       for (const sample of sampleFaces()) {
         for (const [i, face] of sample.faces.entries()) {
-          for (const method of i === 0 ? METHOD_NAMES : (['gradient', 'gradcam'] as const)) {
+          for (const method of i === 0 ? DEMO_METHODS : (['gradient', 'gradcam'] as const)) {
             const s = await explainFile(model.classifier, sample.path, {
               method, layer: camLayer(method, undefined, model), outDir, region: face.box, target: 'top', label: `face${i + 1}`, seed: 0,
             });

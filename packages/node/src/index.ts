@@ -13,7 +13,7 @@ export * from './models/face_expression.js';
 export * from './models/nsfw.js';
 export * from './models/classifiers.js';
 export * from './models/sample_faces.js';
-export { runCli, USAGE } from './cli_run.js';
+export { runCli, USAGE, DEMO_METHODS } from './cli_run.js';
 export * from './datasets/index.js';
 export * from './models/generated_cnn.js';
 export { trainMasker, loadDigitMasker, hasDigitMasker, pickEncoderLayers, generatedMaskingData, MASKER_TRAIN_SEED, DIGIT_MASKER_TRAINING, type TrainMaskerOptions, type TrainedMasker, type DigitMaskerTraining } from './train_masker.js';
