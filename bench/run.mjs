@@ -316,6 +316,12 @@ async function riseMemory(model, unitF) {
   let [small, large] = cfg.memoryN;
   // tf.profile slows the run down (about ×1.5 here); shrink the large N if it would pass the cap.
   while (large > 2 * small && 1.5 * ESTIMATE_RATIO * large * unitF > cfg.memoryCapMs) large = Math.floor(large / 2);
+  const estimate = 1.5 * ESTIMATE_RATIO * (small + large) * unitF;
+  if (estimate > 2 * cfg.memoryCapMs) {
+    notes.push(`RISE memory check on ${model.name} skipped: estimated ${Math.round(estimate / 1000)} s (N=${small} and ${large})`);
+    line(`${model.name} RISE memory check skipped: estimated ${Math.round(estimate / 1000)} s`);
+    return;
+  }
   if (large !== cfg.memoryN[1]) notes.push(`RISE memory check on ${model.name}: N=${large} instead of ${cfg.memoryN[1]} (time cap)`);
   for (const n of [small, large]) {
     const method = rise({ n, seed: 1, batchSize: 32 });

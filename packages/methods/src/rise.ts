@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  checkImages, checkPositiveInt, minMaxNormalize, resolveTargets, throwIfAborted,
+  checkImages, checkPositiveInt, minMaxNormalize, mulberry32, resolveTargets, throwIfAborted,
   SaliencyError, type Classifier, type LongRunningOptions, type SaliencyMethod, type Targets, yieldToEventLoop } from '@saliency/core/base';
 import { blendWithMasks, checkSubstrateOption, substrateColour } from './substrate.js';
 
@@ -95,17 +95,6 @@ function hash32(seed: number, index: number): number {
   return h >>> 0;
 }
 
-/** mulberry32: uniform numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The random draws of RISE mask number `index` for images of `size`: an s×s

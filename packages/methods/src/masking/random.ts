@@ -5,7 +5,7 @@
  * falls in or on how many draws came before (a resumed run repeats the draws
  * of the run it resumes). Internal to @saliency/methods.
  */
-import { SaliencyError } from '@saliency/core/base';
+import { mulberry32, SaliencyError } from '@saliency/core/base';
 
 /** 32-bit hash of a seed and a list of integers (murmur3-style finaliser per part). */
 export function hashSeed(seed: number, ...parts: number[]): number {
@@ -21,17 +21,8 @@ export function hashSeed(seed: number, ...parts: number[]): number {
   return h >>> 0;
 }
 
-/** mulberry32: uniform numbers in [0, 1) from a 32-bit seed. */
-export function uniformStream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: uniform numbers in [0, 1) from a 32-bit seed (core's stream). */
+export const uniformStream: (seed: number) => () => number = mulberry32;
 
 /** Validates an integer seed option and maps it to an unsigned 32-bit value. */
 export function checkSeed(seed: number, fn: string): number {

@@ -1,6 +1,7 @@
 /*
  * Seeded pseudo-random numbers for the generated data sets.
  */
+import { mulberry32 } from '@saliency/core/base';
 
 /**
  * A deterministic stream of numbers in [0, 1) (mulberry32).
@@ -26,14 +27,7 @@ export type RandomStream = () => number;
  * ```
  */
 export function seededRandom(seed: number): RandomStream {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /**
