@@ -7,7 +7,7 @@ import { fileHandler, generateLocalisationSet, initBackend, loadGeneratedClassif
 await initBackend({ quiet: true });
 const { classifier, dispose } = await loadGeneratedClassifier();          // 96×96 RGB digits, 10 classes
 
-// A few steps to show the loop (the committed model took DIGIT_MASKER_TRAINING: 1500 steps of 8).
+// A few steps to show the loop (the committed model took DIGIT_MASKER_TRAINING: 1000 steps of 8).
 const { model, result } = await trainMasker(classifier, {
   steps: 20, batchSize: 4, out: 'out/train-masker',
   onProgress: (p) => console.log(`step ${p.done}/${p.total}: loss ${p.losses.total.toFixed(3)}`),
