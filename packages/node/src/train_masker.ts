@@ -36,7 +36,7 @@ export interface DigitMaskerTraining {
   /**
    * Channels of every up-sampler block. The reference's 64 (sized for ResNet-50) makes the decoder
    * three quarters of a training step's time on this 96² CNN (1.3 s per step on 2 cores, 23 min for
-   * 1,000 steps); 32 quarters the decoder's convolutions (0.78 s per step).
+   * 1,000 steps); 32 quarters the decoder's convolutions (0.82 s per step, 13.6 min).
    */
   upsamplerChannels: number;
 }

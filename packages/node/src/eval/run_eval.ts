@@ -84,11 +84,11 @@ export const EVAL_METHODS = ['gradient', 'guided', 'gradcam', 'groupcam', 'rise'
  * cores: on an idle 2-core machine every variant of the previous small split (8 digit scenes, all
  * photo variants, RISE under SESS) took 16.5 min, of which RISE under SESS on the digits took 202 s
  * (N forward passes per kept patch), meaningful perturbation 125 s (300 optimisation steps per
- * image) and each photo variant 30–60 s (insertion/deletion alone is 450 MobileNetV2 passes per
+ * image) and each photo variant 30–70 s (insertion/deletion alone is 450 MobileNetV2 passes per
  * image). The small split therefore keeps only Grad-CAM ± SESS on the photo, and leaves RISE under
- * SESS to the large split. The large split leaves out only what takes many minutes per image:
- * meaningful perturbation under SESS (an optimisation per kept patch) and MobileNetV2 Score-CAM
- * under SESS (1,280 forward passes per kept patch).
+ * SESS to the large split (7 min 25 s with the build). The large split leaves out only what takes
+ * many minutes per image: meaningful perturbation under SESS (an optimisation per kept patch) and
+ * MobileNetV2 Score-CAM under SESS (1,280 forward passes per kept patch).
  */
 export const SKIPPED_VARIANTS: Record<EvalSplit, Partial<Record<EvalSetName, readonly string[]>>> = {
   small: {
