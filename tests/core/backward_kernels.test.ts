@@ -14,25 +14,9 @@ import { FAST_BACKWARD_KERNELS, registerFastBackwardKernels } from '../../packag
 import { simdModuleBytes, wasmSimdKernels } from '../../packages/core/src/gradients/wasm_simd';
 import { withFastGradients } from '../../packages/core/src/gradients/fast_fused';
 import { inputGradient } from '../../packages/core/src/gradients/input_gradient';
+import { dataIds, rand, run, sizeOf, T, type Pad } from './kernel_inputs';
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 type Out = { shape: number[]; values: Float32Array };
-
-/** Deterministic values in [-1, 1) (xorshift32). */
-function rand(size: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const T = (shape: number[], seed: number): tf.Tensor => tf.tensor(rand(sizeOf(shape), seed), shape);
-const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}): tf.Tensor =>
-  tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
-const dataIds = (name: string): number => (tf.findBackend(name) as unknown as { numDataIds(): number }).numDataIds();
 
 /**
  * Runs `fn` on `backend`, reads the result; checks no tensor and no backend data is left behind.

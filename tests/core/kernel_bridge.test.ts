@@ -9,6 +9,7 @@ import {
   GRADIENT_KERNELS,
   missingKernels,
 } from '../../packages/core/src/gradients/kernel_bridge';
+import { dataIds, rand, run, sizeOf, T, type Pad } from './kernel_inputs';
 
 const WASM_MISSING = [
   'Conv2DBackpropFilter',
@@ -18,23 +19,6 @@ const WASM_MISSING = [
 ];
 
 type Out = { shape: number[]; dtype: string; values: number[] };
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-
-/** Deterministic values in [-1, 1). */
-function rand(size: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const T = (shape: number[], seed: number): tf.Tensor => tf.tensor(rand(sizeOf(shape), seed), shape);
-
-interface DataIdCounter { numDataIds(): number }
-const dataIds = (name: string): number => (tf.findBackend(name) as unknown as DataIdCounter).numDataIds();
 
 /**
  * Runs `fn` on `backend` inside a tidy, reads its outputs and disposes them;
@@ -75,9 +59,6 @@ async function parity(fn: () => tf.Tensor | tf.Tensor[], label: string, other = 
   const got = await on(other, fn);
   expectClose(got, ref, 1e-4, label);
 }
-
-const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): tf.Tensor =>
-  tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
 
 /** A [fh, fw, c, m] filter with d−1 zero rows/columns between taps. */
 function dilateFilter(v: Float32Array, [fh, fw, c, m]: number[], d: number): Float32Array {
