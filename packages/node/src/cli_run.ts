@@ -2,16 +2,13 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { classModel, SaliencyError, type FaceBox } from '@saliency/core';
+import { classModel, SaliencyError } from '@saliency/core';
+import type { BundledClassifier } from '@saliency/models';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { runEvalCommand } from './cli_eval.js';
-import { runTrainMaskerCommand } from './cli_train_masker.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
-import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
-import { sampleFaceBoxes } from './models/sample_faces.js';
-import { sampleFaces } from './models/face_expression.js';
+import { loadEvalPackage, loadModelsPackage } from './optional_packages.js';
 
 /**
  * The methods `saliency demo` runs on the first face of each photo: every method but `masking`,
@@ -69,9 +66,9 @@ function describeBackend(b: BackendChoice): string[] {
   return lines;
 }
 
-async function loadModel(name: string): Promise<BundledClassifier> {
-  if (name === 'face') return loadFaceExpressionClassifier();
-  if (name === 'mobilenet') return loadMobileNetV2Classifier();
+async function loadModel(name: string, command: string): Promise<BundledClassifier> {
+  if (name === 'face') return (await loadModelsPackage(`saliency ${command} --model face`)).loadFaceExpressionClassifier();
+  if (name === 'mobilenet') return (await loadModelsPackage(`saliency ${command} --model mobilenet`)).loadMobileNetV2Classifier();
   throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
 }
 
@@ -139,6 +136,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   const outDir = resolve(values.out ?? 'out');
 
   if (command === 'train-masker') {
+    const { runTrainMaskerCommand } = await loadEvalPackage('saliency train-masker');
     return runTrainMaskerCommand({
       set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
       seed: positiveInt(values.seed, '--seed'), lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
@@ -146,6 +144,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'eval') {
+    const { runEvalCommand } = await loadEvalPackage('saliency eval');
     return runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
       masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
@@ -154,7 +153,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'classmodel') {
-    const model = await loadModel(values.model ?? 'face');
+    const model = await loadModel(values.model ?? 'face', 'classmodel');
     try {
       const names = model.classifier.classNames ?? [];
       const wanted = values.class;
@@ -188,6 +187,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'demo') {
+    const { loadFaceExpressionClassifier, sampleFaces } = await loadModelsPackage('saliency demo');
     const model = await loadFaceExpressionClassifier();
     try {
       // Every method on the first face of each photo; the two fast ones on every face.
@@ -212,11 +212,12 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   const methods = values.method ?? ['gradcam'];
   const target = parseTarget(values.target);
   const box = values.box != null ? parseBox(values.box) : null;
-  const model = await loadModel(values.model ?? 'face');
+  const model = await loadModel(values.model ?? 'face', 'explain');
+  const { sampleFaceBoxes } = await loadModelsPackage('saliency explain');
   try {
     for (const image of images) {
       const regions: (Region | null)[] = box != null ? [box]
-        : values.model === 'face' || values.model == null ? (sampleFaceBoxes(image) as FaceBox[] | null) ?? [null] : [null];
+        : values.model === 'face' || values.model == null ? sampleFaceBoxes(image) ?? [null] : [null];
       for (const [i, region] of regions.entries()) {
         for (const method of methods) {
           const s = await explainFile(model.classifier, image, {
