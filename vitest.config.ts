@@ -20,6 +20,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // Unpacks @sparticuz/chromium once before the workers start (when /usr/bin/chromium is absent).
+    globalSetup: ['tests/web/chromium_setup.ts'],
     // The JSON report is what .ci/run turns into its closing 'N passed, N failed' line.
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },
