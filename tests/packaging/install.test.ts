@@ -195,7 +195,7 @@ describe('installed from the tarballs into an empty project', () => {
   it('runs a require() version (CommonJS) whose errors are recognised by the ESM build too', async () => {
     writeFileSync(join(app, 'readme.cjs'), `
 const tf = require('@tensorflow/tfjs-core');
-const { explain, gradCam, isSaliencyError, SaliencyError } = require('@saliency/core');
+const { explain, gradCam, rise, isSaliencyError, SaliencyError } = require('@saliency/core');
 const { initBackend, readImage } = require('@saliency/node');
 const { loadFaceExpressionClassifier, sampleFaces } = require('@saliency/models');
 (async () => {
@@ -206,6 +206,8 @@ const { loadFaceExpressionClassifier, sampleFaces } = require('@saliency/models'
   const map = await explain(gradCam(), classifier, face);
   const [min, max] = [tf.min(map).dataSync()[0], tf.max(map).dataSync()[0]];
   console.log(backend.name + ' ' + map.shape.join('x') + ' ' + min + ' ' + max);
+  try { await explain(rise({ n: 100, signal: AbortSignal.abort() }), classifier, face); }
+  catch (e) { if (isSaliencyError(e) && e.code === 'ABORTED') console.log('aborted'); else throw e; }
   map.dispose(); dispose();
   const esm = await import('@saliency/core');
   let fromEsm;
@@ -217,8 +219,9 @@ const { loadFaceExpressionClassifier, sampleFaces } = require('@saliency/models'
 })().catch((e) => { console.error(e); process.exit(1); });
 `);
     const r = await ok(run(process.execPath, ['readme.cjs'], app), 'CommonJS version');
-    const [first, second] = r.stdout.trim().split('\n');
+    const [first, aborted, second] = r.stdout.trim().split('\n');
     expect(first).toBe('wasm 239x239 0 1');
+    expect(aborted).toBe('aborted');
     // Two class objects (one per build), one notion of SaliencyError.
     expect(second).toBe('true true true true true BAD_OPTION false');
   });
