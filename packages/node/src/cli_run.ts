@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { classModel, SaliencyError, type FaceBox } from '@saliency/core';
 import { writeImagePng } from './image_io.js';
@@ -9,7 +9,9 @@ import { runEvalCommand } from './cli_eval.js';
 import { runTrainMaskerCommand } from './cli_train_masker.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
-import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
+import { loadFaceExpressionClassifier, type BundledClassifier } from './models/classifiers.js';
+import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
+import { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
 import { sampleFaceBoxes } from './models/sample_faces.js';
 import { sampleFaces } from './models/face_expression.js';
 
@@ -69,10 +71,8 @@ function describeBackend(b: BackendChoice): string[] {
   return lines;
 }
 
-async function loadModel(name: string): Promise<BundledClassifier> {
-  if (name === 'face') return loadFaceExpressionClassifier();
-  if (name === 'mobilenet') return loadMobileNetV2Classifier();
-  throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
+async function loadModel(flags: ModelFlags): Promise<LoadedClassifier> {
+  return loadClassifier(modelSpecFromFlags(flags));
 }
 
 function positiveInt(s: string | undefined, flag: string): number | undefined {
@@ -83,8 +83,14 @@ function positiveInt(s: string | undefined, flag: string): number | undefined {
 }
 
 /** Layer to use for a CAM method: the flag, else the bundled model's default. */
-function camLayer(method: string, flag: string | undefined, model: BundledClassifier): string | undefined {
+function camLayer(method: string, flag: string | undefined, model: Pick<BundledClassifier, 'camLayer'> | Pick<LoadedClassifier, 'camLayer'>): string | undefined {
   return flag ?? (['gradcam', 'groupcam', 'scorecam'].includes(method) ? model.camLayer : undefined);
+}
+
+/** A short name of the model for file names: the preset, or the model's folder. */
+function modelName(model: LoadedClassifier): string {
+  const p = model.spec.path ?? 'model';
+  return model.spec.preset ?? (p.toLowerCase().endsWith('.json') ? basename(dirname(p)) : basename(p));
 }
 
 function fmt(p: number): string {
@@ -111,6 +117,12 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       backend: { type: 'string' },
       model: { type: 'string', default: 'face' },
       box: { type: 'string' },
+      'input-size': { type: 'string' },
+      range: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      labels: { type: 'string' },
+      config: { type: 'string' },
       sess: { type: 'boolean', default: false },
       class: { type: 'string' },
       steps: { type: 'string' },
@@ -154,7 +166,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'classmodel') {
-    const model = await loadModel(values.model ?? 'face');
+    const model = await loadModel(values);
     try {
       const names = model.classifier.classNames ?? [];
       const wanted = values.class;
@@ -174,7 +186,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
         steps, lr: num(values.lr, '--lr'), lambda: num(values.lambda, '--lambda'),
         onProgress: (p) => { if (p.done === p.total) print(`  ${p.done}/${p.total} steps`); },
       });
-      const file = join(outDir, `${values.model ?? 'face'}.${names[c] ?? c}.classmodel.png`);
+      const file = join(outDir, `${modelName(model)}.${names[c] ?? c}.classmodel.png`);
       try {
         await writeImagePng(image, file, { range: model.classifier.inputRange, stretch: true });
       } finally {
@@ -212,7 +224,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   const methods = values.method ?? ['gradcam'];
   const target = parseTarget(values.target);
   const box = values.box != null ? parseBox(values.box) : null;
-  const model = await loadModel(values.model ?? 'face');
+  const model = await loadModel(values);
   try {
     for (const image of images) {
       const regions: (Region | null)[] = box != null ? [box]

@@ -21,3 +21,6 @@ export { runEvaluation, EVAL_METHODS, EVAL_SPLITS, EVAL_SESS_OPTIONS, SKIPPED_VA
 export { EVAL_SET_NAMES, type EvalSetName, type EvalSplit, type EvalItem, type EvalSet, type EvalModelName } from './eval/eval_set.js';
 export type { SummaryRow, MeanCurves } from './eval/summary.js';
 export { enableWasmThreads, type WasmThreadsOptions, type WasmThreadsResult } from './wasm_threads.js';
+export { loadClassifier, readLabels, modelJsonFormat, MODEL_CONFIG_FILE, type ModelSpec, type LoadedClassifier } from './load_classifier.js';
+export { loadPreset, PRESET_NAMES, type PresetName, type PresetClassifier } from './load_preset.js';
+export { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
