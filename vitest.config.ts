@@ -13,6 +13,9 @@ export default defineConfig({
       { find: /^@saliency\/sess$/, replacement: src('sess/src/index.ts') },
       { find: /^@saliency\/metrics$/, replacement: src('metrics/src/index.ts') },
       { find: /^@saliency\/web$/, replacement: src('web/src/index.ts') },
+      { find: /^@saliency\/models\/browser$/, replacement: src('models/src/browser.ts') },
+      { find: /^@saliency\/models$/, replacement: src('models/src/index.ts') },
+      { find: /^@saliency\/eval$/, replacement: src('eval/src/index.ts') },
     ],
   },
   test: {

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { perClassPointing, summarise, summaryMarkdown } from '../../packages/node/src/eval/summary.js';
-import { RecordStore, type EvalRecord } from '../../packages/node/src/eval/records.js';
-import { curvesSvg, reportHtml } from '../../packages/node/src/eval/report_html.js';
+import { perClassPointing, summarise, summaryMarkdown } from '../../packages/eval/src/summary.js';
+import { RecordStore, type EvalRecord } from '../../packages/eval/src/records.js';
+import { curvesSvg, reportHtml } from '../../packages/eval/src/report_html.js';
 
 function rec(p: Partial<EvalRecord> & { itemId: string }): EvalRecord {
   return {

@@ -16,7 +16,7 @@ import { explain, fromGraphModel, fromLayersModel, gradCam } from '@saliency/cor
 import { fileHandler, loadClassifier, readImage, readLabels, runCli } from '@saliency/node';
 import {
   loadNsfwMobileNetV2, loadNsfwMobileNetV2Mid, NSFW_CLASSES, NSFW_MOBILENET_V2_LAST_CONV_LAYER, NSFW_MOBILENET_V2_MID_LAST_CONV_NODE,
-} from '../../packages/node/src/models/nsfw';
+} from '@saliency/models';
 
 const dir = mkdtempSync(join(tmpdir(), 'saliency-load-'));
 const layersDir = join(dir, 'mobilenet-layers');

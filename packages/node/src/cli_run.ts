@@ -2,18 +2,16 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { classModel, SaliencyError, type FaceBox } from '@saliency/core';
+import { classModel, SaliencyError } from '@saliency/core';
+import type { BundledClassifier } from '@saliency/models';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { runEvalCommand } from './cli_eval.js';
-import { runTrainMaskerCommand } from './cli_train_masker.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
-import { loadFaceExpressionClassifier, type BundledClassifier } from './models/classifiers.js';
 import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
 import { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
-import { sampleFaceBoxes } from './models/sample_faces.js';
-import { sampleFaces } from './models/face_expression.js';
+import { loadEvalPackage, loadModelsPackage } from './optional_packages.js';
+import { explainInputs } from './cli_explain_inputs.js';
 
 /**
  * The methods `saliency demo` runs on the first face of each photo: every method but `masking`,
@@ -123,6 +121,9 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       std: { type: 'string' },
       labels: { type: 'string' },
       config: { type: 'string' },
+      images: { type: 'string' },
+      dataset: { type: 'string' },
+      'class-map': { type: 'string' },
       sess: { type: 'boolean', default: false },
       class: { type: 'string' },
       steps: { type: 'string' },
@@ -151,6 +152,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   const outDir = resolve(values.out ?? 'out');
 
   if (command === 'train-masker') {
+    const { runTrainMaskerCommand } = await loadEvalPackage('saliency train-masker');
     return runTrainMaskerCommand({
       set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
       seed: positiveInt(values.seed, '--seed'), lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
@@ -158,6 +160,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'eval') {
+    const { runEvalCommand } = await loadEvalPackage('saliency eval');
     return runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
       masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
@@ -200,6 +203,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'demo') {
+    const { loadFaceExpressionClassifier, sampleFaces } = await loadModelsPackage('saliency demo');
     const model = await loadFaceExpressionClassifier();
     try {
       // Every method on the first face of each photo; the two fast ones on every face.
@@ -220,28 +224,31 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     return 0;
   }
 
-  if (images.length === 0) throw new SaliencyError('BAD_OPTION', `explain needs at least one image path.\n${USAGE}`);
+  if (images.length === 0 && values.images == null && values.dataset == null) {
+    throw new SaliencyError('BAD_OPTION', `explain needs image paths, --images <dir|glob> or --dataset <spec>.\n${USAGE}`);
+  }
   const methods = values.method ?? ['gradcam'];
   const target = parseTarget(values.target);
   const box = values.box != null ? parseBox(values.box) : null;
   const model = await loadModel(values);
   try {
-    for (const image of images) {
-      const regions: (Region | null)[] = box != null ? [box]
-        : values.model === 'face' || values.model == null ? (sampleFaceBoxes(image) as FaceBox[] | null) ?? [null] : [null];
-      for (const [i, region] of regions.entries()) {
-        for (const method of methods) {
-          const s = await explainFile(model.classifier, image, {
-            method, layer: camLayer(method, values.layer, model), target, outDir, region,
-            sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
-            label: regions.length > 1 ? `face${i + 1}` : undefined,
-          });
-          const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
-          print(`${image}${regions.length > 1 ? ` face ${i + 1}` : ''}${where}`);
-          print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
-          print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
-          print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
-        }
+    const inputs = await explainInputs({
+      images, imagesGlob: values.images, dataset: values.dataset, classMap: values['class-map'], split: values.split,
+      target, box, faces: model.spec.preset === 'face', labels: model.labels,
+    }, print);
+    for (const input of inputs) {
+      const region = input.region;
+      for (const method of methods) {
+        const s = await explainFile(model.classifier, input.path, {
+          method, layer: camLayer(method, values.layer, model), target: input.target, outDir, region,
+          sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
+          label: input.label,
+        });
+        const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
+        print(`${input.path}${input.label != null ? ` ${input.label}` : ''}${where}`);
+        print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
+        print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
+        print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
       }
     }
   } finally {

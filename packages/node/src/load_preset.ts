@@ -1,6 +1,5 @@
 import type { Classifier } from '@saliency/core/base';
-import { loadFaceExpressionClassifier, loadMobileNetV2Classifier } from './models/classifiers.js';
-import { loadGeneratedClassifier } from './models/generated_cnn.js';
+import { loadModelsPackage } from './optional_packages.js';
 
 /** The bundled models {@link loadPreset} knows. */
 export const PRESET_NAMES = ['face', 'mobilenet', 'digits'] as const;
@@ -18,8 +17,9 @@ export interface PresetClassifier {
 }
 
 /**
- * Loads a bundled model by name: `face` (face-api's face-expression classifier), `mobilenet`
- * (nsfwjs's MobileNetV2), `digits` (the digit CNN of the generated scenes).
+ * Loads a bundled model of `@saliency/models` by name (imported on use; `MISSING_PACKAGE` when it
+ * is not installed): `face` (face-api's face-expression classifier), `mobilenet` (nsfwjs's
+ * MobileNetV2), `digits` (the digit CNN of the generated scenes).
  *
  * @param name - one of {@link PRESET_NAMES}.
  * @returns the classifier with its CAM layer.
@@ -30,7 +30,8 @@ export interface PresetClassifier {
  * ```
  */
 export async function loadPreset(name: PresetName): Promise<PresetClassifier> {
-  if (name === 'face') return loadFaceExpressionClassifier();
-  if (name === 'mobilenet') return loadMobileNetV2Classifier();
-  return loadGeneratedClassifier();
+  const models = await loadModelsPackage(`the '${name}' model`);
+  if (name === 'face') return models.loadFaceExpressionClassifier();
+  if (name === 'mobilenet') return models.loadMobileNetV2Classifier();
+  return models.loadGeneratedClassifier();
 }

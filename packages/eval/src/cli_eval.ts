@@ -1,7 +1,7 @@
 import { SaliencyError } from '@saliency/core';
-import { EVAL_SET_NAMES, type EvalSetName, type EvalSplit } from './eval/eval_set.js';
-import { progressBar } from './eval/progress_bar.js';
-import { EVAL_METHODS, runEvaluation } from './eval/run_eval.js';
+import { EVAL_SET_NAMES, type EvalSetName, type EvalSplit } from './eval_set.js';
+import { progressBar } from './progress_bar.js';
+import { EVAL_METHODS, runEvaluation } from './run_eval.js';
 
 /** The flags of `saliency eval`, as parsed by the CLI. */
 export interface EvalFlags {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, type Classifier, type SaliencyMethod } from '@saliency/core';
 import { boxFromMask, insertionDeletion, iou, pointingHit, saliencyMetric, type Box } from '@saliency/metrics';
-import { writeOverlayPng } from '../image_io.js';
+import { writeOverlayPng } from '@saliency/node';
 import type { EvalItem, EvalSet } from './eval_set.js';
 import type { EvalRecord } from './records.js';
 

@@ -1,0 +1,19 @@
+/**
+ * `@saliency/eval` — the evaluation suite (pointing game, localisation error, saliency metric,
+ * insertion/deletion over generated digit scenes, face-api's faces and photographs), the
+ * generated data sets with exact boxes, and the training of the digit masking model. The
+ * `saliency eval` and `saliency train-masker` commands of `@saliency/node` load this package
+ * when they run.
+ *
+ * @packageDocumentation
+ * @module @saliency/eval
+ */
+export * from './datasets/index.js';
+export * from './datasets/from_disk.js';
+export { trainMasker, loadDigitMasker, hasDigitMasker, pickEncoderLayers, generatedMaskingData, MASKER_TRAIN_SEED, DIGIT_MASKER_TRAINING, type TrainMaskerOptions, type TrainedMasker, type DigitMaskerTraining } from './train_masker.js';
+export { runEvaluation, EVAL_METHODS, EVAL_SPLITS, EVAL_SESS_OPTIONS, SKIPPED_VARIANTS, type EvalOptions, type EvalResult, type EvalFiles } from './run_eval.js';
+export { EVAL_SET_NAMES, type EvalSetName, type EvalSplit, type EvalItem, type EvalSet, type EvalModelName } from './eval_set.js';
+export type { SummaryRow, MeanCurves } from './summary.js';
+export { runEvalCommand, type EvalFlags } from './cli_eval.js';
+export { runTrainMaskerCommand, type TrainMaskerFlags } from './cli_train_masker.js';
+export { progressBar } from './progress_bar.js';
