@@ -17,3 +17,4 @@ export type { SummaryRow, MeanCurves } from './summary.js';
 export { runEvalCommand, type EvalFlags } from './cli_eval.js';
 export { runTrainMaskerCommand, type TrainMaskerFlags } from './cli_train_masker.js';
 export { progressBar } from './progress_bar.js';
+export { datasetEvalSet, DATASET_POINTING_TOLERANCE } from './dataset_eval_set.js';

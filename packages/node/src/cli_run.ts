@@ -164,6 +164,8 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     return runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
       masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
+      dataset: values.dataset ?? values.images, classMap: values['class-map'], target: values.target != null ? parseTarget(values.target) : undefined,
+      model: values.dataset != null || values.images != null ? modelSpecFromFlags(values) : undefined,
       environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
     }, print);
   }
