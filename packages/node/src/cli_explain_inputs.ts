@@ -12,6 +12,10 @@ export interface ExplainInput {
   region: Region | null;
   /** Added to the output file stem (`face2`, or the class of a dataset item). */
   label?: string;
+  /** 1-based face number when the image has several faces. */
+  face?: number;
+  /** The class name of a dataset item (for the printout). */
+  className?: string;
 }
 
 /** What `saliency explain` was asked to explain. */
@@ -56,7 +60,7 @@ function fileLabel(name: string): string {
  * ```
  */
 export async function explainInputs(src: ExplainSources, print: (line: string) => void): Promise<ExplainInput[]> {
-  const wholeImages: { path: string; target: number | 'top'; label?: string }[] = src.images.map((path) => ({ path, target: src.target }));
+  const wholeImages: { path: string; target: number | 'top'; label?: string; className?: string }[] = src.images.map((path) => ({ path, target: src.target }));
   for (const [flag, spec] of [['--images', src.imagesGlob], ['--dataset', src.dataset]] as const) {
     if (spec == null) continue;
     if (flag === '--images' && /^(voc|coco):/.test(spec)) throw new SaliencyError('BAD_OPTION', `--images takes a folder or a glob; use --dataset ${spec} for annotated datasets.`);
@@ -68,7 +72,7 @@ export async function explainInputs(src: ExplainSources, print: (line: string) =
     if (read.skipped.length > 10) print(`  … and ${read.skipped.length - 10} more`);
     for (const item of read.items) {
       const label = typeof item.target === 'number' && item.objects.length > 0 ? fileLabel(src.labels[item.target] ?? String(item.target)) : undefined;
-      wholeImages.push({ path: item.imagePath, target: item.target, label });
+      wholeImages.push({ path: item.imagePath, target: item.target, label, className: label != null ? src.labels[item.target as number] : undefined });
     }
   }
   if (src.box != null) return wholeImages.map((w) => ({ ...w, region: src.box }));
@@ -81,8 +85,11 @@ export async function explainInputs(src: ExplainSources, print: (line: string) =
       print(`${w.path}: face-api's detector (SSD MobileNetV1, confidence ≥ 0.5) found no face; not explained. Pass --box x,y,width,height to explain a region as a face.`);
       continue;
     }
-    print(`${w.path}: ${faces.length} face(s) found by face-api's detector`);
-    faces.forEach((f, i) => out.push({ path: w.path, target: w.target, region: f.box, label: faces.length > 1 ? `face${i + 1}` : w.label }));
+    faces.forEach((f, i) => out.push({
+      path: w.path, target: w.target, region: f.box, className: w.className,
+      label: faces.length > 1 ? [w.label, `face${i + 1}`].filter((l) => l != null).join('.') : w.label,
+      face: faces.length > 1 ? i + 1 : undefined,
+    }));
   }
   return out;
 }

@@ -24,7 +24,9 @@ export const USAGE = `usage:
   saliency explain <image...> [--method ${METHOD_NAMES.join('|')}]... [--target N|top] [--layer NAME]
                               [--sess] [--seed N] [--masks N] [--out DIR]
                               [--backend tensorflow-gpu|tensorflow|wasm|cpu]
-                              [--model face|mobilenet] [--box x,y,w,h]
+                              [--model face|mobilenet|digits|<dir>|<model.json>] [--box x,y,w,h]
+                              [--images <dir|glob>] [--dataset voc:<dir>|coco:<instances.json>,<image dir>]
+                              [--class-map <json>] [--split NAME]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
   saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
@@ -32,18 +34,31 @@ export const USAGE = `usage:
                               the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
                               with and without SESS; writes DIR/index.html, results.json and records.jsonl
                               (an interrupted run resumes where it stopped)
+  saliency eval --dataset voc:<dir>|coco:<json>,<dir> | --images <dir|glob>  --model <preset|dir|model.json>
+                              [--class-map <json>] [--split NAME] [--target N|top] [--methods …] [--no-sess] [--out DIR]
+                              the same measures on your data with your model (folders: insertion/deletion only)
   saliency train-masker [--set generated] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
                               trains Dabkowski & Gal's real-time masking model for the bundled digit CNN
                               (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
-  saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model face|mobilenet] [--out DIR]
+  saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model …] [--out DIR]
                               Simonyan's class-model visualisation, written as <model>.<class>.classmodel.png
 
 --method may be repeated. --sess wraps the method in SESS (multi-scale sliding windows). --masks sets
 RISE's number of masks (default 4000), --seed the seed of rise and smoothgrad.
 
---model face (default) is the face-expression classifier shipped in @vladmandic/face-api; on its demo
-images the faces found by face-api's own detector are used unless --box is given. --model mobilenet
-is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
+--model face (default) is the face-expression classifier shipped in @vladmandic/face-api: unless --box
+is given, the faces face-api's own detector finds are explained one by one (an image without a face is
+reported and skipped). --model mobilenet is nsfwjs's MobileNetV2 (224×224), --model digits the digit
+CNN of the generated scenes. Any other --model is a folder holding model.json, or the model.json (tfjs
+layers or graph model), described by --input-size H,W, --range lo,hi (what the model wants; images are
+read in 0–255), --mean, --std (one value or one per channel), --labels <txt|json>, --layer NAME, or one
+--config model.saliency.json holding those fields (read by default from beside model.json).
+
+--images explains every image of a folder or glob for --target (default: the top class). --dataset
+reads a Pascal VOC folder (Annotations/, JPEGImages/, ImageSets/Main/<--split>.txt) or a COCO instances
+file and explains each (image, class present); --class-map maps the dataset's class names to the
+model's (exact names otherwise); items of classes the model lacks are skipped and counted.
+Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
 
 type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -247,7 +262,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
           label: input.label,
         });
         const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
-        print(`${input.path}${input.label != null ? ` ${input.label}` : ''}${where}`);
+        print(`${input.path}${input.face != null ? ` face ${input.face}` : ''}${input.className != null ? ` (class ${input.className})` : ''}${where}`);
         print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
         print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
         print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
