@@ -8,8 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FACE_EXPRESSION_CLASSES, sampleFaces } from '@saliency/models';
 import {
-  exportCoco, exportVoc, GENERATED_DIFFICULT_SIDE, generateLocalisationSet, generatedExportImages, readClassMap, readDataset,
+  exportCoco, exportFacesDatasets, exportVoc, GENERATED_DIFFICULT_SIDE, generateLocalisationSet, generatedExportImages, readClassMap, readDataset,
   unionArea, type DatasetItem, type ExportImage,
 } from '@saliency/eval';
 
@@ -176,5 +177,25 @@ describe('Pascal VOC and COCO readers on the exported generated set', () => {
     await expect(readDataset(join(dir, 'empty-*.png'), { labels: DIGITS })).rejects.toMatchObject({ code: 'BAD_DATASET' });
     await expect(readDataset(folder, { labels: DIGITS, target: 10 })).rejects.toMatchObject({ code: 'BAD_TARGET' });
     unlinkSync(join(folder, 'zz-not-an-image.jpg'));
+  });
+
+  it('the faces set exported: one item per face, target = face-api\'s expression, mouth and eyes as whole-pixel boxes', async () => {
+    const { voc: faceVoc, coco: faceCoco } = await exportFacesDatasets(join(dir, 'faces'));
+    const faces = sampleFaces().flatMap((img) => img.faces);
+    for (const spec of [faceVoc.spec, faceCoco.spec]) {
+      const read = await readDataset(spec, { labels: [...FACE_EXPRESSION_CLASSES] });
+      expect(read.skipped).toEqual([]);
+      expect(read.items.length).toBe(faces.length);
+      read.items.forEach((item) => {
+        const k = Number(/face(\d+)/.exec(item.imagePath)![1]);
+        const file = /sample\d+/.exec(item.imagePath)![0];
+        const face = sampleFaces().find((img) => img.file === `demo/${file}.jpg`)!.faces[k];
+        const p = face.expressions.squareCrop;
+        expect(item.target).toBe(p.indexOf(Math.max(...p)));
+        expect(item.width).toBe(Math.round(Math.max(face.box.width, face.box.height)));
+        expect(item.objects.length).toBe(3);
+        expect(item.difficultSubset).toBe(unionArea(item.objects.map((o) => o.box)) * 4 < item.width * item.height);
+      });
+    }
   });
 });

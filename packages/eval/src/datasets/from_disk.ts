@@ -8,3 +8,4 @@ export { readFolderDataset, IMAGE_EXTENSIONS } from './folder_dataset.js';
 export { readDataset, readClassMap } from './read_dataset.js';
 export { exportVoc, exportCoco, type ExportImage, type ExportedDataset } from './export_datasets.js';
 export { exportGeneratedDatasets, generatedExportImages, GENERATED_DIFFICULT_SIDE } from './generated_export.js';
+export { exportFacesDatasets, facesExportImages } from './faces_export.js';
