@@ -8,13 +8,21 @@ import { EVAL_METHODS, runEvaluation } from './run_eval.js';
 
 /** The flags of `saliency eval`, as parsed by the CLI. */
 export interface EvalFlags {
+  /** `--set`: comma-separated bundled sets, or `all`. */
   set?: string;
+  /** `--methods`: comma-separated method names, or `all`. */
   methods?: string;
+  /** `--sess`. */
   sess?: boolean;
+  /** `--no-sess`: only the methods without SESS. */
   'no-sess'?: boolean;
+  /** `--split`: `small`/`large` for the bundled sets; the VOC split with `--dataset voc:`. */
   split?: string;
+  /** `--masks`: RISE's number of masks. */
   masks?: number;
+  /** `--out`: the report folder. */
   out: string;
+  /** The backend and machine, for the report. */
   environment: string;
   /** `--dataset voc:<dir> | coco:<json>,<dir>` or `--images <dir|glob>`: evaluate this instead of the bundled sets. */
   dataset?: string;

@@ -53,7 +53,20 @@ export interface EvalOptions {
    * A dataset from disk (see `datasetEvalSet`) and the classifier that explains it; evaluated
    * instead of the bundled sets unless `sets` is given too. The caller disposes the classifier.
    */
-  dataset?: { set: EvalSet; model: { classifier: Classifier; camLayer?: string } };
+  dataset?: EvalDataset;
+}
+
+/** A dataset from disk to evaluate, with the classifier that explains it. */
+export interface EvalDataset {
+  /** The set (see `datasetEvalSet`). */
+  set: EvalSet;
+  /** The classifier, and the layer its CAM methods use (default `'auto'`). */
+  model: {
+    /** The wrapped model. */
+    classifier: Classifier;
+    /** The CAM layer. */
+    camLayer?: string;
+  };
 }
 
 /** The files a run writes. */

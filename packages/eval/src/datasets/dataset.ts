@@ -51,7 +51,15 @@ export interface DatasetReadResult {
   /** The items, in a stable order (image order of the dataset, then class index). */
   items: DatasetItem[];
   /** Entries left out: an unknown class, a missing image, an annotation that cannot be read. */
-  skipped: { id: string; reason: string }[];
+  skipped: SkippedEntry[];
+}
+
+/** An entry a reader left out, and why. */
+export interface SkippedEntry {
+  /** The image id, `<image id>#<class>`, or `annotation <id>`. */
+  id: string;
+  /** What was wrong, for the printout. */
+  reason: string;
 }
 
 /** Options of {@link readDataset} and the readers. */

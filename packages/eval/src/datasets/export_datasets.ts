@@ -15,7 +15,25 @@ export interface ExportImage {
   /** RGB interleaved, 0–255, `height × width × 3`. */
   pixels: Uint8Array;
   /** Its objects. */
-  objects: { className: string; box: DatasetBox; difficult: boolean }[];
+  objects: ExportObject[];
+}
+
+/** An object of an {@link ExportImage}. */
+export interface ExportObject {
+  /** Class name as written to the dataset. */
+  className: string;
+  /** Whole-pixel box. */
+  box: DatasetBox;
+  /** VOC `difficult` / COCO `iscrowd`. */
+  difficult: boolean;
+}
+
+/** A set written in both layouts. */
+export interface ExportedDatasets {
+  /** The Pascal VOC folder. */
+  voc: ExportedDataset;
+  /** The COCO file and image folder. */
+  coco: ExportedDataset;
 }
 
 /** Where {@link exportVoc} and {@link exportCoco} wrote a dataset. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { FACE_EXPRESSION_CLASSES, sampleFaces } from '@saliency/models';
 import { facesEvalSet } from '../faces_set.js';
-import { exportCoco, exportVoc, type ExportedDataset, type ExportImage } from './export_datasets.js';
+import { exportCoco, exportVoc, type ExportedDatasets, type ExportImage } from './export_datasets.js';
 
 /**
  * The `faces` evaluation set as exportable images: each face of face-api's demo photos as the face
@@ -46,7 +46,7 @@ export async function facesExportImages(limit = Infinity): Promise<ExportImage[]
  * await exportFacesDatasets('datasets/faces');
  * ```
  */
-export async function exportFacesDatasets(out: string): Promise<{ voc: ExportedDataset; coco: ExportedDataset }> {
+export async function exportFacesDatasets(out: string): Promise<ExportedDatasets> {
   const images = await facesExportImages();
   return { voc: await exportVoc(images, join(out, 'voc')), coco: await exportCoco(images, join(out, 'coco')) };
 }

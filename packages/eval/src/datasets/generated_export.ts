@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { exportCoco, exportVoc, type ExportedDataset, type ExportImage } from './export_datasets.js';
+import { exportCoco, exportVoc, type ExportedDatasets, type ExportImage } from './export_datasets.js';
 import { generateLocalisationSet, type GeneratedSample } from './generated_set.js';
 
 /**
@@ -44,7 +44,7 @@ export function generatedExportImages(samples: readonly GeneratedSample[]): Expo
  * // saliency eval --dataset voc:datasets/generated/voc --model digits
  * ```
  */
-export async function exportGeneratedDatasets(out: string, opts: { count?: number; seed?: number } = {}): Promise<{ voc: ExportedDataset; coco: ExportedDataset }> {
+export async function exportGeneratedDatasets(out: string, opts: { count?: number; seed?: number } = {}): Promise<ExportedDatasets> {
   const images = generatedExportImages(generateLocalisationSet({ seed: opts.seed ?? 20261122, count: opts.count ?? 100, split: 'test', size: [224, 224] }));
   return { voc: await exportVoc(images, join(out, 'voc')), coco: await exportCoco(images, join(out, 'coco')) };
 }
