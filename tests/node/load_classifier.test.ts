@@ -120,6 +120,7 @@ describe('loadClassifier: any tfjs model from disk', () => {
     await expect(loadClassifier(layersDir, { config: cfg })).rejects.toMatchObject({ code: 'BAD_MODEL', message: expect.stringContaining('rnage') });
     await expect(loadClassifier(layersDir, { labels: ['a', 'b'] })).rejects.toMatchObject({ code: 'BAD_OPTION', message: expect.stringContaining('classNames has 2 entries') });
     await expect(loadClassifier(layersDir, { range: [1, 0] })).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    await expect(loadClassifier('mobilenet', { range: [0, 1] })).rejects.toMatchObject({ code: 'BAD_OPTION', message: expect.stringContaining('range') });
     expect(tf.memory().numTensors).toBe(before);
     expect(await runCli(['explain', photo, '--model', join(dir, 'nope'), '--backend', 'cpu'], () => undefined).catch((e: { code: string }) => e.code)).toBe('BAD_MODEL');
   });

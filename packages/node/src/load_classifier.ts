@@ -253,6 +253,10 @@ export async function loadClassifier(pathOrSpec: string | ModelSpec, opts: Omit<
   const labels = spec.labels == null ? undefined : typeof spec.labels === 'string' ? readLabels(spec.labels) : spec.labels;
 
   if (spec.preset != null) {
+    const own = (['inputSize', 'range', 'mean', 'std', 'labels', 'outputs'] as const).filter((k) => spec[k] != null);
+    if (own.length > 0) {
+      throw new SaliencyError('BAD_OPTION', `The '${spec.preset}' preset has its own preprocessing and labels; ${own.join(', ')} apply to models from disk only (--model <dir|model.json>).`);
+    }
     const preset = await loadPreset(spec.preset);
     const names = preset.classifier.classNames ?? [];
     return {
