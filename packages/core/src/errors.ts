@@ -14,6 +14,10 @@
  * - `ABORTED`: the caller's `AbortSignal` fired.
  * - `MISSING_PACKAGE`: an optional `@saliency` package (bundled models, the evaluation suite) is
  *   not installed; the message names the package to install.
+ * - `BAD_MODEL`: a model on disk cannot be loaded (no `model.json`, malformed JSON, unknown
+ *   format, a config or labels file that does not fit the model).
+ * - `BAD_DATASET`: a dataset on disk cannot be read (missing folder or annotation file, malformed
+ *   XML/JSON, a class map that is not a JSON object).
  */
 export type SaliencyErrorCode =
   | 'BAD_RANK'
@@ -27,7 +31,9 @@ export type SaliencyErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'BAD_OPTION'
   | 'ABORTED'
-  | 'MISSING_PACKAGE';
+  | 'MISSING_PACKAGE'
+  | 'BAD_MODEL'
+  | 'BAD_DATASET';
 
 /**
  * The brand every {@link SaliencyError} carries. `Symbol.for` gives the same symbol in every copy

@@ -1,18 +1,37 @@
 import { SaliencyError } from '@saliency/core';
+import { loadClassifier, type ModelSpec } from '@saliency/node';
+import { datasetEvalSet } from './dataset_eval_set.js';
+import { readClassMap, readDataset } from './datasets/read_dataset.js';
 import { EVAL_SET_NAMES, type EvalSetName, type EvalSplit } from './eval_set.js';
 import { progressBar } from './progress_bar.js';
 import { EVAL_METHODS, runEvaluation } from './run_eval.js';
 
 /** The flags of `saliency eval`, as parsed by the CLI. */
 export interface EvalFlags {
+  /** `--set`: comma-separated bundled sets, or `all`. */
   set?: string;
+  /** `--methods`: comma-separated method names, or `all`. */
   methods?: string;
+  /** `--sess`. */
   sess?: boolean;
+  /** `--no-sess`: only the methods without SESS. */
   'no-sess'?: boolean;
+  /** `--split`: `small`/`large` for the bundled sets; the VOC split with `--dataset voc:`. */
   split?: string;
+  /** `--masks`: RISE's number of masks. */
   masks?: number;
+  /** `--out`: the report folder. */
   out: string;
+  /** The backend and machine, for the report. */
   environment: string;
+  /** `--dataset voc:<dir> | coco:<json>,<dir>` or `--images <dir|glob>`: evaluate this instead of the bundled sets. */
+  dataset?: string;
+  /** `--class-map <json>`: dataset class names → model class names. */
+  classMap?: string;
+  /** `--target N|top`: the class to explain on folders (labelled datasets: keep only this class). */
+  target?: number | 'top';
+  /** The model that explains the dataset (`--model` and its flags). */
+  model?: ModelSpec;
 }
 
 function list(s: string | undefined, all: readonly string[]): string[] {
@@ -22,6 +41,7 @@ function list(s: string | undefined, all: readonly string[]): string[] {
 
 /** `saliency eval`: runs the evaluation suite with a progress bar and prints the table. */
 export async function runEvalCommand(flags: EvalFlags, print: (line: string) => void, signal?: AbortSignal): Promise<number> {
+  if (flags.dataset != null) return runDatasetEval({ ...flags, dataset: flags.dataset }, print, signal);
   const split = flags.split ?? 'small';
   if (split !== 'small' && split !== 'large') throw new SaliencyError('BAD_OPTION', `--split must be 'small' or 'large'; got '${split}'.`);
   if (flags.sess === true && flags['no-sess'] === true) throw new SaliencyError('BAD_OPTION', '--sess and --no-sess contradict each other.');
@@ -41,4 +61,33 @@ export async function runEvalCommand(flags: EvalFlags, print: (line: string) => 
   print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`);
   print(`wrote ${result.files.html} and ${result.files.json}`);
   return 0;
+}
+
+/** `saliency eval --dataset|--images`: the dataset read from disk, explained by `--model`. */
+async function runDatasetEval(flags: EvalFlags & { dataset: string }, print: (line: string) => void, signal?: AbortSignal): Promise<number> {
+  if (flags.set != null) throw new SaliencyError('BAD_OPTION', '--set (the bundled sets) and --dataset/--images cannot be combined; run them separately.');
+  if (flags.sess === true && flags['no-sess'] === true) throw new SaliencyError('BAD_OPTION', '--sess and --no-sess contradict each other.');
+  const model = await loadClassifier(flags.model ?? { preset: 'face' });
+  try {
+    const classMap = flags.classMap != null ? readClassMap(flags.classMap) : undefined;
+    const read = await readDataset(flags.dataset, { labels: model.labels, classMap, split: flags.split, target: flags.target });
+    const set = await datasetEvalSet(read, `${flags.dataset}${flags.split != null ? ` (split ${flags.split})` : ''}, `
+      + `model ${model.spec.preset ?? model.spec.path}; ${read.items.length} (image, class) items, ${read.skipped.length} skipped`);
+    print(`dataset ${flags.dataset}: ${set.items.length} item(s) to evaluate, ${read.skipped.length} skipped`);
+    for (const s of read.skipped.slice(0, 10)) print(`  skipped ${s.id}: ${s.reason}`);
+    if (read.skipped.length > 10) print(`  … and ${read.skipped.length - 10} more`);
+    if (set.items.length === 0) throw new SaliencyError('BAD_DATASET', `Nothing to evaluate in ${flags.dataset}: every item was skipped.`);
+    const bar = progressBar();
+    const result = await runEvaluation({
+      dataset: { set, model }, methods: list(flags.methods, EVAL_METHODS), sess: flags['no-sess'] !== true,
+      split: 'large', masks: flags.masks, out: flags.out, environment: flags.environment,
+      onProgress: (p) => bar(p.done, p.total, p.label), signal,
+    });
+    print(result.markdown);
+    print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`);
+    print(`wrote ${result.files.html} and ${result.files.json}`);
+    return 0;
+  } finally {
+    model.dispose();
+  }
 }

@@ -27,10 +27,10 @@ export interface EvalItem {
 
 /** An evaluation set: its images, the classifier it is evaluated with and the metrics that apply. */
 export interface EvalSet {
-  /** Set name. */
-  name: EvalSetName;
-  /** Which bundled classifier explains it. */
-  model: EvalModelName;
+  /** Set name (`dataset` for a dataset read from disk). */
+  name: EvalSetName | 'dataset';
+  /** Which bundled classifier explains it (`custom`: the classifier given with the set, see `EvalOptions.dataset`). */
+  model: EvalModelName | 'custom';
   /** What the set is, for the report. */
   description: string;
   /** The images. */

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SaliencyError, type MaskingModel, type SaliencyMethod, type SessOptions } from '@saliency/core';
+import { SaliencyError, type Classifier, type MaskingModel, type SaliencyMethod, type SessOptions } from '@saliency/core';
 import { methodByName, METHOD_NAMES } from '@saliency/node';
 import { loadFaceExpressionClassifier, loadGeneratedClassifier, loadMobileNetV2Classifier, type BundledClassifier } from '@saliency/models';
 import { hasDigitMasker, loadDigitMasker } from './train_masker.js';
@@ -49,6 +49,24 @@ export interface EvalOptions {
   signal?: AbortSignal;
   /** Text describing the backend, for the report. */
   environment?: string;
+  /**
+   * A dataset from disk (see `datasetEvalSet`) and the classifier that explains it; evaluated
+   * instead of the bundled sets unless `sets` is given too. The caller disposes the classifier.
+   */
+  dataset?: EvalDataset;
+}
+
+/** A dataset from disk to evaluate, with the classifier that explains it. */
+export interface EvalDataset {
+  /** The set (see `datasetEvalSet`). */
+  set: EvalSet;
+  /** The classifier, and the layer its CAM methods use (default `'auto'`). */
+  model: {
+    /** The wrapped model. */
+    classifier: Classifier;
+    /** The CAM layer. */
+    camLayer?: string;
+  };
 }
 
 /** The files a run writes. */
@@ -105,7 +123,12 @@ export const SKIPPED_VARIANTS: Record<EvalSplit, Partial<Record<EvalSetName, rea
   },
 };
 
-async function loadModel(name: EvalModelName): Promise<BundledClassifier> {
+async function loadModel(name: EvalModelName | 'custom', opts: EvalOptions): Promise<BundledClassifier> {
+  if (name === 'custom') {
+    if (opts.dataset == null) throw new SaliencyError('BAD_OPTION', 'A custom set needs its classifier (EvalOptions.dataset.model).');
+    // The caller owns the dataset's classifier: disposing it here would be a no-op.
+    return { classifier: opts.dataset.model.classifier, camLayer: opts.dataset.model.camLayer ?? 'auto', dispose: () => undefined };
+  }
   if (name === 'digits') return loadGeneratedClassifier();
   if (name === 'face') return loadFaceExpressionClassifier();
   return loadMobileNetV2Classifier();
@@ -132,7 +155,7 @@ const CAM_METHODS = new Set(['gradcam', 'groupcam', 'scorecam']);
  * ```
  */
 export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
-  const sets = opts.sets ?? EVAL_SET_NAMES;
+  const sets = opts.sets ?? (opts.dataset != null ? [] : EVAL_SET_NAMES);
   for (const s of sets) {
     if (!(EVAL_SET_NAMES as readonly string[]).includes(s)) {
       throw new SaliencyError('BAD_OPTION', `Unknown evaluation set '${s}'. Choose from: ${EVAL_SET_NAMES.join(', ')}.`);
@@ -154,8 +177,9 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const notes: string[] = [];
 
   const loaded = await Promise.all(sets.map((s) => loadSet(s, split, opts.limit ?? Infinity)));
+  if (opts.dataset != null) loaded.push({ ...opts.dataset.set, items: opts.dataset.set.items.slice(0, opts.limit ?? Infinity) });
   const setVariants = new Map(loaded.map((set) => {
-    const skip = new Set(SKIPPED_VARIANTS[split][set.name] ?? []);
+    const skip = new Set(set.name === 'dataset' ? [] : SKIPPED_VARIANTS[split][set.name] ?? []);
     const kept = allVariants.filter(({ m, sess }) => {
       const v = sess ? `${m}+sess` : m;
       if (m === 'masking' && (set.model !== 'digits' || !hasDigitMasker())) return false;
@@ -174,7 +198,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const tick = (label: string): void => opts.onProgress?.({ done, total, label });
 
   for (const set of loaded) {
-    const model = await loadModel(set.model);
+    const model = await loadModel(set.model, opts);
     let masker: MaskingModel | null = null;
     try {
       if (methods.includes('masking') && set.model === 'digits' && hasDigitMasker()) masker = await loadDigitMasker(model.classifier);

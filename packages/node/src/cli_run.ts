@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { classModel, SaliencyError } from '@saliency/core';
 import type { BundledClassifier } from '@saliency/models';
@@ -8,7 +8,10 @@ import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
+import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
+import { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
 import { loadEvalPackage, loadModelsPackage } from './optional_packages.js';
+import { explainInputs } from './cli_explain_inputs.js';
 
 /**
  * The methods `saliency demo` runs on the first face of each photo: every method but `masking`,
@@ -21,7 +24,9 @@ export const USAGE = `usage:
   saliency explain <image...> [--method ${METHOD_NAMES.join('|')}]... [--target N|top] [--layer NAME]
                               [--sess] [--seed N] [--masks N] [--out DIR]
                               [--backend tensorflow-gpu|tensorflow|wasm|cpu]
-                              [--model face|mobilenet] [--box x,y,w,h]
+                              [--model face|mobilenet|digits|<dir>|<model.json>] [--box x,y,w,h]
+                              [--images <dir|glob>] [--dataset voc:<dir>|coco:<instances.json>,<image dir>]
+                              [--class-map <json>] [--split NAME]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
   saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
@@ -29,18 +34,31 @@ export const USAGE = `usage:
                               the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
                               with and without SESS; writes DIR/index.html, results.json and records.jsonl
                               (an interrupted run resumes where it stopped)
+  saliency eval --dataset voc:<dir>|coco:<json>,<dir> | --images <dir|glob>  --model <preset|dir|model.json>
+                              [--class-map <json>] [--split NAME] [--target N|top] [--methods …] [--no-sess] [--out DIR]
+                              the same measures on your data with your model (folders: insertion/deletion only)
   saliency train-masker [--set generated] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
                               trains Dabkowski & Gal's real-time masking model for the bundled digit CNN
                               (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
-  saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model face|mobilenet] [--out DIR]
+  saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model …] [--out DIR]
                               Simonyan's class-model visualisation, written as <model>.<class>.classmodel.png
 
 --method may be repeated. --sess wraps the method in SESS (multi-scale sliding windows). --masks sets
 RISE's number of masks (default 4000), --seed the seed of rise and smoothgrad.
 
---model face (default) is the face-expression classifier shipped in @vladmandic/face-api; on its demo
-images the faces found by face-api's own detector are used unless --box is given. --model mobilenet
-is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
+--model face (default) is the face-expression classifier shipped in @vladmandic/face-api: unless --box
+is given, the faces face-api's own detector finds are explained one by one (an image without a face is
+reported and skipped). --model mobilenet is nsfwjs's MobileNetV2 (224×224), --model digits the digit
+CNN of the generated scenes. Any other --model is a folder holding model.json, or the model.json (tfjs
+layers or graph model), described by --input-size H,W, --range lo,hi (what the model wants; images are
+read in 0–255), --mean, --std (one value or one per channel), --labels <txt|json>, --layer NAME, or one
+--config model.saliency.json holding those fields (read by default from beside model.json).
+
+--images explains every image of a folder or glob for --target (default: the top class). --dataset
+reads a Pascal VOC folder (Annotations/, JPEGImages/, ImageSets/Main/<--split>.txt) or a COCO instances
+file and explains each (image, class present); --class-map maps the dataset's class names to the
+model's (exact names otherwise); items of classes the model lacks are skipped and counted.
+Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
 
 type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -66,10 +84,8 @@ function describeBackend(b: BackendChoice): string[] {
   return lines;
 }
 
-async function loadModel(name: string, command: string): Promise<BundledClassifier> {
-  if (name === 'face') return (await loadModelsPackage(`saliency ${command} --model face`)).loadFaceExpressionClassifier();
-  if (name === 'mobilenet') return (await loadModelsPackage(`saliency ${command} --model mobilenet`)).loadMobileNetV2Classifier();
-  throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
+async function loadModel(flags: ModelFlags): Promise<LoadedClassifier> {
+  return loadClassifier(modelSpecFromFlags(flags));
 }
 
 function positiveInt(s: string | undefined, flag: string): number | undefined {
@@ -80,8 +96,14 @@ function positiveInt(s: string | undefined, flag: string): number | undefined {
 }
 
 /** Layer to use for a CAM method: the flag, else the bundled model's default. */
-function camLayer(method: string, flag: string | undefined, model: BundledClassifier): string | undefined {
+function camLayer(method: string, flag: string | undefined, model: Pick<BundledClassifier, 'camLayer'> | Pick<LoadedClassifier, 'camLayer'>): string | undefined {
   return flag ?? (['gradcam', 'groupcam', 'scorecam'].includes(method) ? model.camLayer : undefined);
+}
+
+/** A short name of the model for file names: the preset, or the model's folder. */
+function modelName(model: LoadedClassifier): string {
+  const p = model.spec.path ?? 'model';
+  return model.spec.preset ?? (p.toLowerCase().endsWith('.json') ? basename(dirname(p)) : basename(p));
 }
 
 function fmt(p: number): string {
@@ -108,6 +130,15 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       backend: { type: 'string' },
       model: { type: 'string', default: 'face' },
       box: { type: 'string' },
+      'input-size': { type: 'string' },
+      range: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      labels: { type: 'string' },
+      config: { type: 'string' },
+      images: { type: 'string' },
+      dataset: { type: 'string' },
+      'class-map': { type: 'string' },
       sess: { type: 'boolean', default: false },
       class: { type: 'string' },
       steps: { type: 'string' },
@@ -148,12 +179,14 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     return runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
       masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
+      dataset: values.dataset ?? values.images, classMap: values['class-map'], target: values.target != null ? parseTarget(values.target) : undefined,
+      model: values.dataset != null || values.images != null ? modelSpecFromFlags(values) : undefined,
       environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
     }, print);
   }
 
   if (command === 'classmodel') {
-    const model = await loadModel(values.model ?? 'face', 'classmodel');
+    const model = await loadModel(values);
     try {
       const names = model.classifier.classNames ?? [];
       const wanted = values.class;
@@ -173,7 +206,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
         steps, lr: num(values.lr, '--lr'), lambda: num(values.lambda, '--lambda'),
         onProgress: (p) => { if (p.done === p.total) print(`  ${p.done}/${p.total} steps`); },
       });
-      const file = join(outDir, `${values.model ?? 'face'}.${names[c] ?? c}.classmodel.png`);
+      const file = join(outDir, `${modelName(model)}.${names[c] ?? c}.classmodel.png`);
       try {
         await writeImagePng(image, file, { range: model.classifier.inputRange, stretch: true });
       } finally {
@@ -208,29 +241,31 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     return 0;
   }
 
-  if (images.length === 0) throw new SaliencyError('BAD_OPTION', `explain needs at least one image path.\n${USAGE}`);
+  if (images.length === 0 && values.images == null && values.dataset == null) {
+    throw new SaliencyError('BAD_OPTION', `explain needs image paths, --images <dir|glob> or --dataset <spec>.\n${USAGE}`);
+  }
   const methods = values.method ?? ['gradcam'];
   const target = parseTarget(values.target);
   const box = values.box != null ? parseBox(values.box) : null;
-  const model = await loadModel(values.model ?? 'face', 'explain');
-  const { sampleFaceBoxes } = await loadModelsPackage('saliency explain');
+  const model = await loadModel(values);
   try {
-    for (const image of images) {
-      const regions: (Region | null)[] = box != null ? [box]
-        : values.model === 'face' || values.model == null ? sampleFaceBoxes(image) ?? [null] : [null];
-      for (const [i, region] of regions.entries()) {
-        for (const method of methods) {
-          const s = await explainFile(model.classifier, image, {
-            method, layer: camLayer(method, values.layer, model), target, outDir, region,
-            sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
-            label: regions.length > 1 ? `face${i + 1}` : undefined,
-          });
-          const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
-          print(`${image}${regions.length > 1 ? ` face ${i + 1}` : ''}${where}`);
-          print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
-          print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
-          print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
-        }
+    const inputs = await explainInputs({
+      images, imagesGlob: values.images, dataset: values.dataset, classMap: values['class-map'], split: values.split,
+      target, box, faces: model.spec.preset === 'face', labels: model.labels,
+    }, print);
+    for (const input of inputs) {
+      const region = input.region;
+      for (const method of methods) {
+        const s = await explainFile(model.classifier, input.path, {
+          method, layer: camLayer(method, values.layer, model), target: input.target, outDir, region,
+          sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
+          label: input.label,
+        });
+        const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
+        print(`${input.path}${input.face != null ? ` face ${input.face}` : ''}${input.className != null ? ` (class ${input.className})` : ''}${where}`);
+        print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
+        print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
+        print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
       }
     }
   } finally {

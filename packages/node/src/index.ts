@@ -13,3 +13,6 @@ export * from './file_handler.js';
 export * from './explain_files.js';
 export { runCli, USAGE, DEMO_METHODS } from './cli_run.js';
 export { enableWasmThreads, type WasmThreadsOptions, type WasmThreadsResult } from './wasm_threads.js';
+export { loadClassifier, readLabels, modelJsonFormat, MODEL_CONFIG_FILE, type ModelSpec, type LoadedClassifier } from './load_classifier.js';
+export { loadPreset, PRESET_NAMES, type PresetName, type PresetClassifier } from './load_preset.js';
+export { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
