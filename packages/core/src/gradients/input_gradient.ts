@@ -71,3 +71,24 @@ export function inputGradient<T extends tf.Tensor>(f: (x: T) => tf.Scalar, x: T)
   }
   return grad as T;
 }
+
+/**
+ * `tf.variableGrads(f, vars)` (through the fast path for fused kernels) that cleans up when `f`
+ * or its backward pass throws: the tensors tfjs kept on its tape and the tape itself are
+ * freed, so a failed call leaks nothing and the next gradient does not run under a stale tape.
+ * Errors are rethrown as they came.
+ *
+ * @example
+ * ```ts
+ * const { value, grads } = variableGradients(() => loss(theta), [theta]);
+ * ```
+ */
+export function variableGradients(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  const engine = tf.engine() as unknown as EngineGradients;
+  try {
+    return withFastGradients(() => tf.tidy(() => tf.variableGrads(f, vars)));
+  } catch (e) {
+    disposeAbandonedTape(engine);
+    throw e;
+  }
+}
