@@ -15,8 +15,8 @@ beforeAll(useCpu);
 interface Faults { forwardAt: number; backward: boolean; calls: number }
 
 /** A gradient-identity op whose backward pass throws. */
-const failingBackward = tf.customGrad((a: tf.Tensor) => ({
-  value: tf.clone(a),
+const failingBackward = tf.customGrad((...inputs) => ({
+  value: tf.clone(inputs[0] as tf.Tensor),
   gradFunc: () => { throw new Error('backward failed'); },
 })) as (a: tf.Tensor) => tf.Tensor;
 
