@@ -20,7 +20,7 @@ export { withFastGradients } from './gradients/fast_fused.js';
 export { inputGradient, ensureGradientKernels, variableGradients } from './gradients/input_gradient.js';
 export * from './gradients/kernel_bridge.js';
 export { resolveTargets, selectTargets } from './targets.js';
-export { checkImages, checkPositiveInt, throwIfAborted } from './validate.js';
+export { checkImages, checkPositiveInt, INPUT_RANGE_TOLERANCE, throwIfAborted } from './validate.js';
 export { concatBatches, sliceBatch } from './batches.js';
 export { imageToTensor } from './image.js';
 export { explain, type ExplainOptions, type AnySizeMethod } from './explain.js';

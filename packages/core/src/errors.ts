@@ -8,6 +8,8 @@
  * - `LAYER_NOT_4D`: the chosen layer's output is not `[N, h, w, k]`.
  * - `NO_GRADIENTS`: the method needs gradients the model or backend cannot give.
  * - `NON_FINITE_INPUT`: the input holds NaN or Infinity.
+ * - `INPUT_OUT_OF_RANGE`: image values lie far outside the classifier's input range (see
+ *   `INPUT_RANGE_TOLERANCE`), where a model overflows to NaN.
  * - `IMAGE_TOO_SMALL`: an image is smaller than 1 pixel in a dimension.
  * - `BACKEND_UNAVAILABLE`: the requested tfjs backend cannot be loaded here.
  * - `BAD_OPTION`: an option has a value outside its documented range.
@@ -21,6 +23,7 @@ export type SaliencyErrorCode =
   | 'LAYER_NOT_4D'
   | 'NO_GRADIENTS'
   | 'NON_FINITE_INPUT'
+  | 'INPUT_OUT_OF_RANGE'
   | 'IMAGE_TOO_SMALL'
   | 'BACKEND_UNAVAILABLE'
   | 'BAD_OPTION'
