@@ -32,7 +32,7 @@ export async function checkImages(images: tf.Tensor, classifier: Classifier, siz
     throw new SaliencyError('BAD_CHANNELS', `The classifier takes ${classifier.channels} channel(s); the images have ${c}. Drop the alpha channel or convert to ${classifier.channels === 1 ? 'grayscale' : 'RGB'}.`);
   }
   if (size != null && (h !== size[0] || w !== size[1])) {
-    throw new SaliencyError('BAD_RANK', `Images must be ${size[0]}×${size[1]} (the classifier's input size); got ${h}×${w}. Use explain(), which resizes, or resize them first.`);
+    throw new SaliencyError('BAD_SIZE', `Images must be ${size[0]}×${size[1]} (the classifier's input size); got ${h}×${w}. Use explain(), which resizes, or resize them first.`, 'BAD_RANK');
   }
   const [lo, hi] = classifier.inputRange;
   const span = hi - lo;

@@ -230,7 +230,7 @@ function checkpointHandler(c: tf.io.IOHandler | string): tf.io.IOHandler {
  * @param data - labelled images at the classifier's input size; see `MaskingSample`.
  *   Tensors it yields are disposed by the trainer.
  * @param opts - see {@link TrainMaskingOptions} and {@link MASKING_TRAINING_DEFAULTS}.
- * @throws SaliencyError `BAD_OPTION`, `BAD_RANK`, `BAD_CHANNELS`, `BAD_TARGET` (data),
+ * @throws SaliencyError `BAD_OPTION`, `BAD_RANK`, `BAD_SIZE`, `BAD_CHANNELS`, `BAD_TARGET` (data),
  *   `NON_FINITE_INPUT` (the loss became NaN/Infinity), `NO_GRADIENTS`, `ABORTED`.
  *
  * @example
