@@ -22,7 +22,7 @@ async function poolGrad(backend: string, x: Float32Array, shape: [number, number
   const xt = tf.tensor4d(x, shape);
   const outShape = tf.tidy(() => tf.maxPool(xt, filter, stride, pad, typeof pad === 'number' ? 'floor' : undefined).shape);
   const wt = tf.tensor(w.subarray(0, outShape.reduce((a, b) => a * b, 1)), outShape);
-  const g = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, filter, stride, pad, typeof pad === 'number' ? 'floor' : undefined), wt)))(xt);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, filter, stride, pad, typeof pad === 'number' ? 'floor' : undefined), wt)))(xt);
   const values = Array.from(await g.data());
   tf.dispose([xt, wt, g]);
   expect(tf.memory().numTensors).toBe(tensors);

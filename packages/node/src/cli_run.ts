@@ -1,3 +1,5 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
@@ -7,7 +9,7 @@ import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { runEvalCommand } from './cli_eval.js';
 import { runTrainMaskerCommand } from './cli_train_masker.js';
-import { explainFile, METHOD_NAMES } from './explain_files.js';
+import { explainFile, METHOD_NAMES, methodByName } from './explain_files.js';
 import type { Region } from './image_io.js';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
 import { sampleFaceBoxes } from './models/sample_faces.js';
@@ -43,7 +45,12 @@ RISE's number of masks (default 4000), --seed the seed of rise and smoothgrad.
 
 --model face (default) is the face-expression classifier shipped in @vladmandic/face-api; on its demo
 images the faces found by face-api's own detector are used unless --box is given. --model mobilenet
-is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
+is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.
+explain goes on past an image it cannot read or explain, reports each on its own line on stderr and
+ends with a count.
+
+Exit status: 0 success; 1 some images failed (explain) or an unexpected error; 2 a usage error (unknown
+command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work.`;
 
 type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -62,6 +69,22 @@ function parseTarget(s: string | undefined): number | 'top' {
   return n;
 }
 
+/** Makes `dir` (and its parents) and checks it can be written; throws `BAD_OPTION` naming the flag. */
+async function ensureWritableDir(dir: string, flag = '--out'): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new SaliencyError('BAD_OPTION', `${flag} '${dir}' cannot be written${err.code != null ? ` (${err.code})` : ''}: ${err.message}. Give a directory you can write to.`);
+  }
+}
+
+function checkModelName(name: string): string {
+  if (name !== 'face' && name !== 'mobilenet') throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
+  return name;
+}
+
 function describeBackend(b: BackendChoice): string[] {
   const lines = [`backend: ${b.name} (via ${b.via})`];
   for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
@@ -70,9 +93,7 @@ function describeBackend(b: BackendChoice): string[] {
 }
 
 async function loadModel(name: string): Promise<BundledClassifier> {
-  if (name === 'face') return loadFaceExpressionClassifier();
-  if (name === 'mobilenet') return loadMobileNetV2Classifier();
-  throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
+  return checkModelName(name) === 'face' ? loadFaceExpressionClassifier() : loadMobileNetV2Classifier();
 }
 
 function positiveInt(s: string | undefined, flag: string): number | undefined {
@@ -92,15 +113,22 @@ function fmt(p: number): string {
 }
 
 /**
- * Runs the CLI with the given arguments, printing through `print`. Resolves to the exit code.
+ * Runs the CLI with the given arguments, printing through `print` (and per-image failures
+ * through `printError`). Resolves to the exit code: 0, or 1 when some images failed; usage
+ * errors (unknown command or flag, bad values, an unwritable `--out`) reject with a
+ * `SaliencyError` before the backend is chosen (the `saliency` binary exits 2 for them).
+ *
+ * @param printError - where failures of single images go (default: `print`).
  *
  * @example
  * ```ts
  * await runCli(['explain', 'face.jpg', '--method', 'gradcam', '--out', 'out'], console.log);
  * ```
  */
-export async function runCli(argv: string[], print: (line: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
+export async function runCli(argv: string[], print: (line: string) => void, printError: (line: string) => void = print): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -126,6 +154,11 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       help: { type: 'boolean', short: 'h' },
     },
   });
+  } catch (e) {
+    // node:util's errors for unknown flags and missing values: a usage error like any other.
+    throw new SaliencyError('BAD_OPTION', `${(e as Error).message} (saliency --help lists the commands and flags).`);
+  }
+  const { values, positionals } = parsed;
   const [command, ...images] = positionals;
   if (values.help === true || command == null) {
     print(USAGE);
@@ -134,21 +167,38 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker') {
     throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
   }
+  // Every argument is checked before the backend is chosen (and its banner printed).
+  // (--backend is checked by initBackend, which throws before printing anything.)
+  checkModelName(values.model ?? 'face');
+  const seed = positiveInt(values.seed, '--seed');
+  const masks = positiveInt(values.masks, '--masks');
+  const defaultOut = command === 'eval' ? 'report' : command === 'train-masker' ? 'masker' : 'out';
+  const outDir = resolve(values.out ?? defaultOut);
+  let methods: string[] = [];
+  let target: number | 'top' = 'top';
+  let box: Region | null = null;
+  if (command === 'explain') {
+    if (images.length === 0) throw new SaliencyError('BAD_OPTION', `explain needs at least one image path.\n${USAGE}`);
+    methods = values.method ?? ['gradcam'];
+    for (const m of methods) methodByName(m, { seed, masks }); // throws BAD_OPTION for an unknown method
+    target = parseTarget(values.target);
+    box = values.box != null ? parseBox(values.box) : null;
+  }
+  await ensureWritableDir(outDir);
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
   describeBackend(backend).forEach(print);
-  const outDir = resolve(values.out ?? 'out');
 
   if (command === 'train-masker') {
     return runTrainMaskerCommand({
       set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
-      seed: positiveInt(values.seed, '--seed'), lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
+      seed, lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
     }, print);
   }
 
   if (command === 'eval') {
     return runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
-      masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
+      masks, out: values.out ?? 'report',
       environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
     }, print);
   }
@@ -208,32 +258,40 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     return 0;
   }
 
-  if (images.length === 0) throw new SaliencyError('BAD_OPTION', `explain needs at least one image path.\n${USAGE}`);
-  const methods = values.method ?? ['gradcam'];
-  const target = parseTarget(values.target);
-  const box = values.box != null ? parseBox(values.box) : null;
   const model = await loadModel(values.model ?? 'face');
+  let failed = 0;
   try {
     for (const image of images) {
-      const regions: (Region | null)[] = box != null ? [box]
-        : values.model === 'face' || values.model == null ? (sampleFaceBoxes(image) as FaceBox[] | null) ?? [null] : [null];
-      for (const [i, region] of regions.entries()) {
-        for (const method of methods) {
-          const s = await explainFile(model.classifier, image, {
-            method, layer: camLayer(method, values.layer, model), target, outDir, region,
-            sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
-            label: regions.length > 1 ? `face${i + 1}` : undefined,
-          });
-          const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
-          print(`${image}${regions.length > 1 ? ` face ${i + 1}` : ''}${where}`);
-          print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
-          print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
-          print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
+      try {
+        const regions: (Region | null)[] = box != null ? [box]
+          : values.model === 'face' || values.model == null ? (sampleFaceBoxes(image) as FaceBox[] | null) ?? [null] : [null];
+        for (const [i, region] of regions.entries()) {
+          for (const method of methods) {
+            const s = await explainFile(model.classifier, image, {
+              method, layer: camLayer(method, values.layer, model), target, outDir, region,
+              sess: values.sess === true, seed, masks,
+              label: regions.length > 1 ? `face${i + 1}` : undefined,
+            });
+            const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
+            print(`${image}${regions.length > 1 ? ` face ${i + 1}` : ''}${where}`);
+            print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
+            print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
+            print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
+          }
         }
+      } catch (e) {
+        // One bad file must not stop the others: report it on its own line and go on.
+        failed++;
+        const err = e as Error;
+        printError(`saliency: ${image}: ${err instanceof SaliencyError ? `[${err.code}] ` : ''}${err.message}`);
       }
     }
   } finally {
     model.dispose();
+  }
+  if (failed > 0) {
+    printError(`saliency: ${failed} of ${images.length} image${images.length === 1 ? '' : 's'} failed`);
+    return 1;
   }
   return 0;
 }
