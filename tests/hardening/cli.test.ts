@@ -34,7 +34,7 @@ describe('saliency CLI: bad files and usage errors', () => {
     expect(r.status).toBe(1);
     // The good image in the middle was explained.
     expect(existsSync(join(out, 'sample1.gradcam.overlay.png'))).toBe(true);
-    expect(r.stdout).toMatch(/gradcam .*for happy/);
+    expect(r.stdout).toMatch(/gradcam @ \S+ for \w+: peak at/);
     const lines = r.stderr.trim().split('\n');
     expect(lines.filter((l) => l.includes(bad))).toHaveLength(1);
     expect(lines.find((l) => l.includes(bad))).toMatch(/\[BAD_OPTION\] Cannot read image/);
@@ -49,8 +49,8 @@ describe('saliency CLI: bad files and usage errors', () => {
     const r = run('explain', sample.path, ...box, '--out', join(file, 'sub'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/\[BAD_OPTION\] --out/);
-    expect(r.stdout).not.toMatch(/backend:/);
-    expect(readdirSync(tmp).filter((n) => n.endsWith('.png'))).toEqual([]);
+    expect(r.stdout).toBe(''); // no banner, no work
+    expect(readdirSync(tmp).some((n) => n.startsWith('sample1.'))).toBe(false);
   });
 
   it('usage errors all exit 2 with BAD_OPTION before the backend banner: unknown flag, bad value, unknown method, no image', () => {
