@@ -129,31 +129,31 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   let parsed;
   try {
     parsed = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      method: { type: 'string', multiple: true },
-      target: { type: 'string' },
-      layer: { type: 'string' },
-      out: { type: 'string' },
-      backend: { type: 'string' },
-      model: { type: 'string', default: 'face' },
-      box: { type: 'string' },
-      sess: { type: 'boolean', default: false },
-      class: { type: 'string' },
-      steps: { type: 'string' },
-      lr: { type: 'string' },
-      lambda: { type: 'string' },
-      seed: { type: 'string' },
-      masks: { type: 'string' },
-      set: { type: 'string' },
-      methods: { type: 'string' },
-      'no-sess': { type: 'boolean', default: false },
-      split: { type: 'string' },
-      batch: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+      args: argv,
+      allowPositionals: true,
+      options: {
+        method: { type: 'string', multiple: true },
+        target: { type: 'string' },
+        layer: { type: 'string' },
+        out: { type: 'string' },
+        backend: { type: 'string' },
+        model: { type: 'string', default: 'face' },
+        box: { type: 'string' },
+        sess: { type: 'boolean', default: false },
+        class: { type: 'string' },
+        steps: { type: 'string' },
+        lr: { type: 'string' },
+        lambda: { type: 'string' },
+        seed: { type: 'string' },
+        masks: { type: 'string' },
+        set: { type: 'string' },
+        methods: { type: 'string' },
+        'no-sess': { type: 'boolean', default: false },
+        split: { type: 'string' },
+        batch: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
   } catch (e) {
     // node:util's errors for unknown flags and missing values: a usage error like any other.
     throw new SaliencyError('BAD_OPTION', `${(e as Error).message} (saliency --help lists the commands and flags).`);
