@@ -17,7 +17,7 @@ export { fromLayersModel } from './classifier/from_layers_model.js';
 export { fromGraphModel, type GraphModelLike } from './classifier/from_graph_model.js';
 export { fromFunction, type FunctionLayer, type FunctionClassifierOptions } from './classifier/from_function.js';
 export { withFastGradients } from './gradients/fast_fused.js';
-export { inputGradient, ensureGradientKernels, variableGradients } from './gradients/input_gradient.js';
+export { inputGradient, ensureGradientKernels, variableGradients, type VariableGradients } from './gradients/input_gradient.js';
 export * from './gradients/kernel_bridge.js';
 export { resolveTargets, selectTargets } from './targets.js';
 export { checkImages, checkPositiveInt, INPUT_RANGE_TOLERANCE, throwIfAborted } from './validate.js';
