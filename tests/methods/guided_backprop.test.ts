@@ -252,7 +252,7 @@ describe('the gradient override lives only inside each synchronous backward pass
     const wrong = seeded([1, H + 1, W, C], 3) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     await expect(guidedBackprop().explain(classifier, x, [0, K])).rejects.toMatchObject({ code: 'BAD_TARGET' });
-    await expect(guidedBackprop().explain(classifier, wrong, 0)).rejects.toMatchObject({ code: 'BAD_RANK' });
+    await expect(guidedBackprop().explain(classifier, wrong, 0)).rejects.toMatchObject({ code: 'BAD_SIZE', formerCode: 'BAD_RANK' });
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, wrong]);
     dispose();

@@ -228,7 +228,7 @@ describe('checkpoints, abort and bad input', () => {
     const m = small();
     const before = tf.memory().numTensors;
     const one = (image: () => tf.Tensor3D, label: number) => () => [{ image: image(), label }];
-    await expect(trainMaskingModel(m, one(() => tf.zeros([16, 16, 1]), 0), { steps: 2, batchSize: 2 })).rejects.toMatchObject({ code: 'BAD_RANK' });
+    await expect(trainMaskingModel(m, one(() => tf.zeros([16, 16, 1]), 0), { steps: 2, batchSize: 2 })).rejects.toMatchObject({ code: 'BAD_SIZE', formerCode: 'BAD_RANK' });
     await expect(trainMaskingModel(m, one(() => tf.zeros([SIDE, SIDE, 3]), 0), { steps: 2, batchSize: 2 })).rejects.toMatchObject({ code: 'BAD_CHANNELS' });
     await expect(trainMaskingModel(m, one(() => tf.zeros([SIDE, SIDE, 1]), 5), { steps: 2, batchSize: 2 })).rejects.toMatchObject({ code: 'BAD_TARGET' });
     await expect(trainMaskingModel(m, () => [], { steps: 2 })).rejects.toMatchObject({ code: 'BAD_OPTION' });

@@ -296,7 +296,7 @@ describe('rise', () => {
     await expect(rise({ n: 50, seed: 1 }).explain(rectangleClassifier(), x, 5)).rejects.toMatchObject({ code: 'BAD_TARGET' });
     await expect(rise({ n: 50, seed: 1, substrate: [0, 0] }).explain(rectangleClassifier(), x, 0)).rejects.toMatchObject({ code: 'BAD_OPTION' });
     const small = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
-    await expect(rise({ n: 50, seed: 1 }).explain(rectangleClassifier(), small, 0)).rejects.toMatchObject({ code: 'BAD_RANK' });
+    await expect(rise({ n: 50, seed: 1 }).explain(rectangleClassifier(), small, 0)).rejects.toMatchObject({ code: 'BAD_SIZE', formerCode: 'BAD_RANK' });
     small.dispose();
     expect(tf.memory().numTensors).toBe(before);
     await expect(rise({ n: 50, batchSize: 10, seed: 1 }).explain(flaky, x, 0)).rejects.toThrow('model failed');

@@ -51,13 +51,14 @@ describe('saliency CLI (built output, real model, real photo)', () => {
     expect(raw.data.reduce((a, v) => Math.min(a, v), 255)).toBe(0);
   });
 
-  it('exits with code 2 and the error code for bad input', () => {
+  it('exits with code 2 and the error code for bad input (1 for an image that fails)', () => {
     const bad = spawnSync(process.execPath, [cli, 'explain', sampleFaces()[0].path, '--method', 'nope', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/\[BAD_OPTION\] Unknown method 'nope'/);
     const missing = spawnSync(process.execPath, [cli, 'explain', join(out, 'missing.jpg'), '--out', out], { cwd: root, encoding: 'utf8' });
-    expect(missing.status).toBe(2);
+    expect(missing.status).toBe(1); // an image that fails is reported, the others go on; 1 at the end
     expect(missing.stderr).toMatch(/Cannot read image/);
+    expect(missing.stderr).toMatch(/1 of 1 image failed/);
     const box = spawnSync(process.execPath, [cli, 'explain', sampleFaces()[0].path, '--box', '1,2,3', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(box.status).toBe(2);
     expect(box.stderr).toMatch(/--box must be x,y,width,height/);

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LongRunningOptions } from './types.js';
+import { yieldToEventLoop } from './event_loop.js';
 import { checkPositiveInt, throwIfAborted } from './validate.js';
 
 /**
  * Runs `run` on consecutive slices `[start, start + size)` of `n` items and
  * concatenates the results along axis 0. Reports progress after each slice and
- * checks the abort signal between slices; partial results are disposed when a
+ * checks the abort signal between slices, yielding to the event loop before each next slice
+ * (so a signal fired by a timer or a button is seen, and other work gets a turn); partial results are disposed when a
  * slice throws or the signal fires. Peak memory is one slice's work plus the
  * (small) results.
  *
@@ -28,6 +30,7 @@ export async function concatBatches<T extends tf.Tensor>(
       const size = Math.min(batchSize, n - start);
       parts.push(await run(start, size));
       opts.onProgress?.({ done: start + size, total: n, phase: opts.phase ?? 'batches' });
+      if (start + size < n) await yieldToEventLoop(); // lets a timer- or UI-fired AbortSignal land
     }
     if (parts.length === 1) return parts.pop() as T;
     return tf.concat(parts, 0) as T;

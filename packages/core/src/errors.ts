@@ -2,13 +2,19 @@
  * Every failure the library reports on purpose, as a machine-readable code.
  *
  * - `BAD_RANK`: a tensor has the wrong number of dimensions.
+ * - `BAD_SIZE`: an image has the wrong height/width for the call (a method given a tensor that
+ *   is not at the classifier's input size; use `explain`, which resizes), or a side that is not
+ *   a whole number. Earlier versions reported these as `BAD_RANK` and `IMAGE_TOO_SMALL`: see
+ *   {@link SaliencyError.formerCode} and {@link SaliencyError.is}.
  * - `BAD_CHANNELS`: an image has a channel count the model cannot take.
  * - `BAD_TARGET`: a class index is out of range, or the target list does not match the batch.
  * - `UNKNOWN_LAYER`: no layer of that name (the message lists the candidates).
  * - `LAYER_NOT_4D`: the chosen layer's output is not `[N, h, w, k]`.
  * - `NO_GRADIENTS`: the method needs gradients the model or backend cannot give.
  * - `NON_FINITE_INPUT`: the input holds NaN or Infinity.
- * - `IMAGE_TOO_SMALL`: an image is smaller than 1 pixel in a dimension.
+ * - `INPUT_OUT_OF_RANGE`: image values lie far outside the classifier's input range (see
+ *   `INPUT_RANGE_TOLERANCE`), where a model overflows to NaN.
+ * - `IMAGE_TOO_SMALL`: an image is smaller than 1 pixel in a dimension (empty).
  * - `BACKEND_UNAVAILABLE`: the requested tfjs backend cannot be loaded here.
  * - `BAD_OPTION`: an option has a value outside its documented range.
  * - `ABORTED`: the caller's `AbortSignal` fired.
@@ -21,12 +27,14 @@
  */
 export type SaliencyErrorCode =
   | 'BAD_RANK'
+  | 'BAD_SIZE'
   | 'BAD_CHANNELS'
   | 'BAD_TARGET'
   | 'UNKNOWN_LAYER'
   | 'LAYER_NOT_4D'
   | 'NO_GRADIENTS'
   | 'NON_FINITE_INPUT'
+  | 'INPUT_OUT_OF_RANGE'
   | 'IMAGE_TOO_SMALL'
   | 'BACKEND_UNAVAILABLE'
   | 'BAD_OPTION'
@@ -61,14 +69,36 @@ export class SaliencyError extends Error {
   readonly code: SaliencyErrorCode;
 
   /**
+   * The code this failure had before it was given a more exact one (`BAD_SIZE` was `BAD_RANK`
+   * for a wrong-size tensor and `IMAGE_TOO_SMALL` for a non-integer side); `undefined` when the
+   * code never changed. Code that checks the old name can use {@link SaliencyError.is}.
+   */
+  readonly formerCode?: SaliencyErrorCode;
+
+  /**
    * @param code - the stable code.
    * @param message - what happened and what to do about it.
+   * @param formerCode - the code this failure was reported with before (kept for old callers).
    */
-  constructor(code: SaliencyErrorCode, message: string) {
+  constructor(code: SaliencyErrorCode, message: string, formerCode?: SaliencyErrorCode) {
     super(message);
     this.name = 'SaliencyError';
     this.code = code;
+    if (formerCode != null) this.formerCode = formerCode;
     Object.defineProperty(this, SALIENCY_ERROR, { value: true });
+  }
+
+  /**
+   * True when the error has `code`, now or formerly: `e.is('BAD_RANK')` still catches a
+   * wrong-size tensor (now `BAD_SIZE`).
+   *
+   * @example
+   * ```ts
+   * if (e instanceof SaliencyError && e.is('BAD_SIZE')) resizeFirst();
+   * ```
+   */
+  is(code: SaliencyErrorCode): boolean {
+    return this.code === code || this.formerCode === code;
   }
 
   /**

@@ -15,8 +15,11 @@ import type { ImageLike } from './types.js';
  */
 export function imageToTensor(image: ImageLike, range: readonly [number, number], channels: number): tf.Tensor4D {
   const { width, height, data } = image;
-  if (!(Number.isInteger(width) && Number.isInteger(height)) || width < 1 || height < 1) {
-    throw new SaliencyError('IMAGE_TOO_SMALL', `Images must be at least 1×1 with integer sides; got ${width}×${height}.`);
+  if (!(Number.isInteger(width) && Number.isInteger(height))) {
+    throw new SaliencyError('BAD_SIZE', `Image sides must be whole numbers of pixels; got ${width}×${height}.`, 'IMAGE_TOO_SMALL');
+  }
+  if (width < 1 || height < 1) {
+    throw new SaliencyError('IMAGE_TOO_SMALL', `Images must be at least 1×1; got ${width}×${height}.`);
   }
   const pixels = width * height;
   const c = image.channels ?? data.length / pixels;

@@ -1,28 +1,33 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SaliencyError } from './errors.js';
+import { yieldToEventLoop } from './event_loop.js';
 import type { Classifier, Targets } from './types.js';
 
 /**
  * Turns {@link Targets} into one class index per image. `'top'` runs forward
- * passes of at most `batchSize` images and reads back the argmaxes once.
+ * passes of at most `batchSize` images (yielding to the event loop between them) and reads back the argmaxes once.
  * Throws `BAD_TARGET` for out-of-range or mismatched targets.
  */
 export async function resolveTargets(classifier: Classifier, images: tf.Tensor4D, targets: Targets, batchSize = 16): Promise<number[]> {
   const n = images.shape[0];
   if (targets === 'top') {
-    // Forward passes in batches (peak memory bounded by batchSize); one read-back at the end.
-    const top = tf.tidy(() => {
-      const parts: tf.Tensor1D[] = [];
+    // Forward passes in batches (peak memory bounded by batchSize), yielding to the event loop
+    // between them; one read-back at the end.
+    const parts: tf.Tensor1D[] = [];
+    try {
       for (let start = 0; start < n; start += batchSize) {
         const size = Math.min(batchSize, n - start);
-        // logits() tidies the model's activations itself; only [size, K] scores stay until the end.
-        parts.push(tf.argMax(classifier.logits(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1])), 1));
+        // logits() tidies the model's activations itself; only [size] argmaxes stay until the end.
+        parts.push(tf.tidy(() => tf.argMax(classifier.logits(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1])), 1)));
+        if (start + size < n) await yieldToEventLoop();
       }
-      return parts.length === 1 ? parts[0] : tf.concat(parts);
-    });
-    const out = Array.from(await top.data());
-    top.dispose();
-    return out;
+      const top = parts.length === 1 ? (parts[0] as tf.Tensor1D) : tf.concat(parts);
+      const out = Array.from(await top.data());
+      if (parts.length > 1) top.dispose();
+      return out;
+    } finally {
+      tf.dispose(parts);
+    }
   }
   const list = typeof targets === 'number' ? new Array<number>(n).fill(targets) : [...targets];
   if (list.length !== n) {

@@ -3,9 +3,20 @@ import { SaliencyError } from './errors.js';
 import type { Classifier } from './types.js';
 
 /**
+ * How far outside a classifier's declared `inputRange` [lo, hi] image values may lie before
+ * {@link checkImages} rejects them with `INPUT_OUT_OF_RANGE`: accepted are values in
+ * `[lo − 1000·(hi − lo), hi + 1000·(hi − lo)]`. Generous on purpose (0–255 pixels given to a
+ * [0, 1] model still run); values beyond it (such as 3e38) overflow float32 in a model and would
+ * give NaN maps.
+ */
+export const INPUT_RANGE_TOLERANCE = 1000;
+
+/**
  * Checks a batch of images against a classifier: rank 4, the classifier's
- * channel count, at least 1×1, and (with one asynchronous scalar read-back) finite values.
- * Throws `BAD_RANK`, `BAD_CHANNELS`, `IMAGE_TOO_SMALL` or `NON_FINITE_INPUT`.
+ * channel count, at least 1×1, and (with one asynchronous read-back of three numbers) finite
+ * values within {@link INPUT_RANGE_TOLERANCE} spans of the classifier's input range.
+ * Throws `BAD_RANK`, `BAD_CHANNELS`, `IMAGE_TOO_SMALL`, `BAD_SIZE`, `NON_FINITE_INPUT` or
+ * `INPUT_OUT_OF_RANGE`. int32 images are accepted (preprocessing casts them).
  *
  * @param size - when given, the `[H, W]` the images must have.
  */
@@ -21,13 +32,23 @@ export async function checkImages(images: tf.Tensor, classifier: Classifier, siz
     throw new SaliencyError('BAD_CHANNELS', `The classifier takes ${classifier.channels} channel(s); the images have ${c}. Drop the alpha channel or convert to ${classifier.channels === 1 ? 'grayscale' : 'RGB'}.`);
   }
   if (size != null && (h !== size[0] || w !== size[1])) {
-    throw new SaliencyError('BAD_RANK', `Images must be ${size[0]}×${size[1]} (the classifier's input size); got ${h}×${w}. Use explain(), which resizes, or resize them first.`);
+    throw new SaliencyError('BAD_SIZE', `Images must be ${size[0]}×${size[1]} (the classifier's input size); got ${h}×${w}. Use explain(), which resizes, or resize them first.`, 'BAD_RANK');
   }
-  const finite = tf.tidy(() => tf.all(tf.isFinite(images)));
+  const [lo, hi] = classifier.inputRange;
+  const span = hi - lo;
+  const stats = tf.tidy(() => {
+    const x = images.dtype === 'float32' ? images : tf.cast(images, 'float32');
+    return tf.stack([tf.cast(tf.all(tf.isFinite(x)), 'float32'), tf.min(x), tf.max(x)]);
+  });
   // An async read: WebGPU's synchronous read-back is broken in headless Chromium (returns zeros).
-  const ok = (await finite.data())[0] === 1;
-  finite.dispose();
-  if (!ok) throw new SaliencyError('NON_FINITE_INPUT', 'The images contain NaN or Infinity; check the decoding and preprocessing.');
+  const [finite, min, max] = await stats.data();
+  stats.dispose();
+  if (finite !== 1) throw new SaliencyError('NON_FINITE_INPUT', 'The images contain NaN or Infinity; check the decoding and preprocessing.');
+  const limitLo = lo - INPUT_RANGE_TOLERANCE * span;
+  const limitHi = hi + INPUT_RANGE_TOLERANCE * span;
+  if ((min as number) < limitLo || (max as number) > limitHi) {
+    throw new SaliencyError('INPUT_OUT_OF_RANGE', `The images hold values from ${min} to ${max}, far outside the classifier's input range [${lo}, ${hi}] (accepted: [${limitLo}, ${limitHi}]); models overflow to NaN there. Check the decoding, or the preprocess.inputRange you gave the classifier.`);
+  }
 }
 
 /** Checks a positive-integer option. Throws `BAD_OPTION`. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  checkImages, checkPositiveInt, ensureGradientKernels, resolveTargets, throwIfAborted, withFastGradients, yieldToEventLoop,
+  checkImages, checkPositiveInt, ensureGradientKernels, resolveTargets, throwIfAborted, variableGradients, yieldToEventLoop,
   type Classifier, type LongRunningOptions, type SaliencyMethod, type Targets,
 } from '@saliency/core/base';
 import { Adam } from './masking/adam.js';
@@ -128,10 +128,10 @@ export function meaningfulPerturbation(opts: MeaningfulPerturbationOptions = {})
               const seeds = Array.from({ length: size }, (_, i) => hashSeed(seed, start + i, step));
               const a = alternativeImages(x, classifier.inputRange, seeds, alt);
               try {
-                const { value, grads } = withFastGradients(() => tf.variableGrads(() => {
+                const { value, grads } = variableGradients(() => {
                   const masks = resizeMasks(tf.sigmoid(theta) as tf.Tensor3D, tables);
                   return tf.sum(maskedObjective(classifier, a.images, a.alt, masks, cls, real, weights).perSample) as tf.Scalar;
-                }, [theta]));
+                }, [theta]);
                 adam.apply([grads[theta.name]]);
                 tf.dispose([value, ...Object.values(grads)]);
               } finally {

@@ -13,7 +13,9 @@
 import { SaliencyError } from '@saliency/core';
 import { runCli } from './cli_run.js';
 
-runCli(process.argv.slice(2), (line) => process.stdout.write(line + '\n')).then(
+// Exit status: 0 success; 1 some images failed (each reported on stderr) or an unexpected error;
+// 2 a usage error or another coded error (SaliencyError), printed as [CODE] before any work.
+runCli(process.argv.slice(2), (line) => process.stdout.write(line + '\n'), (line) => process.stderr.write(line + '\n')).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const e = err as Error;

@@ -16,6 +16,8 @@ export interface ExplainInput {
   face?: number;
   /** The class name of a dataset item (for the printout). */
   className?: string;
+  /** Why the image could not be prepared (unreadable file, a directory): the CLI reports it and goes on. */
+  error?: Error;
 }
 
 /** What `saliency explain` was asked to explain. */
@@ -80,7 +82,13 @@ export async function explainInputs(src: ExplainSources, print: (line: string) =
   const { detectFaces } = await loadModelsPackage('saliency explain with the face model');
   const out: ExplainInput[] = [];
   for (const w of wholeImages) {
-    const faces = await detectFaces(await readImage(w.path));
+    let faces: Awaited<ReturnType<typeof detectFaces>>;
+    try {
+      faces = await detectFaces(await readImage(w.path));
+    } catch (e) {
+      out.push({ path: w.path, target: w.target, region: null, error: e instanceof Error ? e : new Error(String(e)) });
+      continue;
+    }
     if (faces.length === 0) {
       print(`${w.path}: face-api's detector (SSD MobileNetV1, confidence ≥ 0.5) found no face; not explained. Pass --box x,y,width,height to explain a region as a face.`);
       continue;

@@ -1,3 +1,5 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -6,7 +8,7 @@ import { classModel, SaliencyError } from '@saliency/core';
 import type { BundledClassifier } from '@saliency/models';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { explainFile, METHOD_NAMES } from './explain_files.js';
+import { explainFile, METHOD_NAMES, methodByName } from './explain_files.js';
 import type { Region } from './image_io.js';
 import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
 import { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
@@ -58,7 +60,12 @@ read in 0–255), --mean, --std (one value or one per channel), --labels <txt|js
 reads a Pascal VOC folder (Annotations/, JPEGImages/, ImageSets/Main/<--split>.txt) or a COCO instances
 file and explains each (image, class present); --class-map maps the dataset's class names to the
 model's (exact names otherwise); items of classes the model lacks are skipped and counted.
-Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
+Writes <name>.<method>.overlay.png, .map.png and .json per image.
+explain goes on past an image it cannot read or explain, reports each on its own line on stderr and
+ends with a count.
+
+Exit status: 0 success; 1 some images failed (explain) or an unexpected error; 2 a usage error (unknown
+command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work.`;
 
 type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -75,6 +82,17 @@ function parseTarget(s: string | undefined): number | 'top' {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 0) throw new SaliencyError('BAD_TARGET', `--target must be a class index or 'top'; got '${s}'.`);
   return n;
+}
+
+/** Makes `dir` (and its parents) and checks it can be written; throws `BAD_OPTION` naming the flag. */
+async function ensureWritableDir(dir: string, flag = '--out'): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new SaliencyError('BAD_OPTION', `${flag} '${dir}' cannot be written${err.code != null ? ` (${err.code})` : ''}: ${err.message}. Give a directory you can write to.`);
+  }
 }
 
 function describeBackend(b: BackendChoice): string[] {
@@ -111,49 +129,61 @@ function fmt(p: number): string {
 }
 
 /**
- * Runs the CLI with the given arguments, printing through `print`. Resolves to the exit code.
+ * Runs the CLI with the given arguments, printing through `print` (and per-image failures
+ * through `printError`). Resolves to the exit code: 0, or 1 when some images failed; usage
+ * errors (unknown command or flag, bad values, an unwritable `--out`) reject with a
+ * `SaliencyError` before the backend is chosen (the `saliency` binary exits 2 for them).
+ *
+ * @param printError - where failures of single images go (default: `print`).
  *
  * @example
  * ```ts
  * await runCli(['explain', 'face.jpg', '--method', 'gradcam', '--out', 'out'], console.log);
  * ```
  */
-export async function runCli(argv: string[], print: (line: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      method: { type: 'string', multiple: true },
-      target: { type: 'string' },
-      layer: { type: 'string' },
-      out: { type: 'string' },
-      backend: { type: 'string' },
-      model: { type: 'string', default: 'face' },
-      box: { type: 'string' },
-      'input-size': { type: 'string' },
-      range: { type: 'string' },
-      mean: { type: 'string' },
-      std: { type: 'string' },
-      labels: { type: 'string' },
-      config: { type: 'string' },
-      images: { type: 'string' },
-      dataset: { type: 'string' },
-      'class-map': { type: 'string' },
-      sess: { type: 'boolean', default: false },
-      class: { type: 'string' },
-      steps: { type: 'string' },
-      lr: { type: 'string' },
-      lambda: { type: 'string' },
-      seed: { type: 'string' },
-      masks: { type: 'string' },
-      set: { type: 'string' },
-      methods: { type: 'string' },
-      'no-sess': { type: 'boolean', default: false },
-      split: { type: 'string' },
-      batch: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+export async function runCli(argv: string[], print: (line: string) => void, printError: (line: string) => void = print): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        method: { type: 'string', multiple: true },
+        target: { type: 'string' },
+        layer: { type: 'string' },
+        out: { type: 'string' },
+        backend: { type: 'string' },
+        model: { type: 'string', default: 'face' },
+        box: { type: 'string' },
+        'input-size': { type: 'string' },
+        range: { type: 'string' },
+        mean: { type: 'string' },
+        std: { type: 'string' },
+        labels: { type: 'string' },
+        config: { type: 'string' },
+        images: { type: 'string' },
+        dataset: { type: 'string' },
+        'class-map': { type: 'string' },
+        sess: { type: 'boolean', default: false },
+        class: { type: 'string' },
+        steps: { type: 'string' },
+        lr: { type: 'string' },
+        lambda: { type: 'string' },
+        seed: { type: 'string' },
+        masks: { type: 'string' },
+        set: { type: 'string' },
+        methods: { type: 'string' },
+        'no-sess': { type: 'boolean', default: false },
+        split: { type: 'string' },
+        batch: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    // node:util's errors for unknown flags and missing values: a usage error like any other.
+    throw new SaliencyError('BAD_OPTION', `${(e as Error).message} (saliency --help lists the commands and flags).`);
+  }
+  const { values, positionals } = parsed;
   const [command, ...images] = positionals;
   if (values.help === true || command == null) {
     print(USAGE);
@@ -162,15 +192,34 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker') {
     throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
   }
+  // Every argument is checked before the backend is chosen (and its banner printed).
+  // (--backend is checked by initBackend, which throws before printing anything.)
+  modelSpecFromFlags(values); // model flags checked before the banner
+  const seed = positiveInt(values.seed, '--seed');
+  const masks = positiveInt(values.masks, '--masks');
+  const defaultOut = command === 'eval' ? 'report' : command === 'train-masker' ? 'masker' : 'out';
+  const outDir = resolve(values.out ?? defaultOut);
+  let methods: string[] = [];
+  let target: number | 'top' = 'top';
+  let box: Region | null = null;
+  if (command === 'explain') {
+    if (images.length === 0 && values.images == null && values.dataset == null) {
+      throw new SaliencyError('BAD_OPTION', `explain needs image paths, --images <dir|glob> or --dataset <spec>.\n${USAGE}`);
+    }
+    methods = values.method ?? ['gradcam'];
+    for (const m of methods) methodByName(m, { seed, masks }); // throws BAD_OPTION for an unknown method
+    target = parseTarget(values.target);
+    box = values.box != null ? parseBox(values.box) : null;
+  }
+  await ensureWritableDir(outDir);
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
   describeBackend(backend).forEach(print);
-  const outDir = resolve(values.out ?? 'out');
 
   if (command === 'train-masker') {
     const { runTrainMaskerCommand } = await loadEvalPackage('saliency train-masker');
     return runTrainMaskerCommand({
       set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
-      seed: positiveInt(values.seed, '--seed'), lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
+      seed, lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
     }, print);
   }
 
@@ -178,7 +227,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     const { runEvalCommand } = await loadEvalPackage('saliency eval');
     return runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
-      masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
+      masks, out: values.out ?? 'report',
       dataset: values.dataset ?? values.images, classMap: values['class-map'], target: values.target != null ? parseTarget(values.target) : undefined,
       model: values.dataset != null || values.images != null ? modelSpecFromFlags(values) : undefined,
       environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
@@ -241,35 +290,51 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     return 0;
   }
 
-  if (images.length === 0 && values.images == null && values.dataset == null) {
-    throw new SaliencyError('BAD_OPTION', `explain needs image paths, --images <dir|glob> or --dataset <spec>.\n${USAGE}`);
-  }
-  const methods = values.method ?? ['gradcam'];
-  const target = parseTarget(values.target);
-  const box = values.box != null ? parseBox(values.box) : null;
   const model = await loadModel(values);
+  let failed = 0;
+  let attempted = 0;
   try {
     const inputs = await explainInputs({
       images, imagesGlob: values.images, dataset: values.dataset, classMap: values['class-map'], split: values.split,
       target, box, faces: model.spec.preset === 'face', labels: model.labels,
     }, print);
+    const failedPaths = new Set<string>();
+    const seen = new Set<string>();
     for (const input of inputs) {
-      const region = input.region;
-      for (const method of methods) {
-        const s = await explainFile(model.classifier, input.path, {
-          method, layer: camLayer(method, values.layer, model), target: input.target, outDir, region,
-          sess: values.sess === true, seed: positiveInt(values.seed, '--seed'), masks: positiveInt(values.masks, '--masks'),
-          label: input.label,
-        });
-        const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
-        print(`${input.path}${input.face != null ? ` face ${input.face}` : ''}${input.className != null ? ` (class ${input.className})` : ''}${where}`);
-        print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
-        print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
-        print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
+      if (!seen.has(input.path)) {
+        seen.add(input.path);
+        attempted++;
+      }
+      if (failedPaths.has(input.path)) continue;
+      try {
+        if (input.error != null) throw input.error;
+        const region = input.region;
+        for (const method of methods) {
+          const s = await explainFile(model.classifier, input.path, {
+            method, layer: camLayer(method, values.layer, model), target: input.target, outDir, region,
+            sess: values.sess === true, seed, masks,
+            label: input.label,
+          });
+          const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
+          print(`${input.path}${input.face != null ? ` face ${input.face}` : ''}${input.className != null ? ` (class ${input.className})` : ''}${where}`);
+          print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
+          print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
+          print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
+        }
+      } catch (e) {
+        // One bad file must not stop the others: report it on its own line and go on.
+        failed++;
+        failedPaths.add(input.path);
+        const err = e as Error;
+        printError(`saliency: ${input.path}: ${err instanceof SaliencyError ? `[${err.code}] ` : ''}${err.message}`);
       }
     }
   } finally {
     model.dispose();
+  }
+  if (failed > 0) {
+    printError(`saliency: ${failed} of ${attempted} image${attempted === 1 ? '' : 's'} failed`);
+    return 1;
   }
   return 0;
 }

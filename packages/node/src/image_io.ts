@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
@@ -76,6 +76,12 @@ export function cropImage(image: DecodedImage, r: Region, square = false): Decod
  */
 export async function readImage(path: string, opts: ReadImageOptions = {}): Promise<DecodedImage> {
   let decoded: DecodedImage;
+  // Say what is wrong with the path itself rather than sharp's "unsupported image format".
+  const st = await stat(path).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) {
+    throw new SaliencyError('BAD_OPTION', st.code === 'ENOENT' ? `Cannot read image '${path}': the file does not exist.` : `Cannot read image '${path}': ${st.message}`);
+  }
+  if (st.isDirectory()) throw new SaliencyError('BAD_OPTION', `Cannot read image '${path}': it is a directory, not an image file.`);
   try {
     const { data, info } = await sharp(path).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     decoded = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };

@@ -43,9 +43,12 @@ function checkVector(v: number | readonly number[], name: string, channels: numb
 /**
  * Builds the preprocessing function for a model with `channels` input channels.
  * Validates the spec up front so that errors surface when the classifier is made.
+ * The result is always float32 (int32 images are cast).
  */
 export function makePreprocess(p: Preprocess | undefined, channels: number): (x: tf.Tensor4D) => tf.Tensor4D {
-  if (typeof p === 'function') return (x) => tf.tidy(() => p(x));
+  // Images may come as int32 (tf.browser.fromPixels, tf.node.decodeImage): models take float32.
+  const float = (x: tf.Tensor4D): tf.Tensor4D => (x.dtype === 'float32' ? x : tf.cast(x, 'float32'));
+  if (typeof p === 'function') return (x) => tf.tidy(() => p(float(x)));
   const spec = p ?? {};
   const [inLo, inHi] = spec.inputRange ?? [0, 255];
   const [mLo, mHi] = spec.modelRange ?? [inLo, inHi];
@@ -62,8 +65,9 @@ export function makePreprocess(p: Preprocess | undefined, channels: number): (x:
   const scale = (mHi - mLo) / (inHi - inLo);
   const identity = scale === 1 && inLo === mLo && mean === 0 && std === 1;
   return (x) => {
-    if (identity) return tf.clone(x);
+    if (identity) return x.dtype === 'float32' ? tf.clone(x) : tf.cast(x, 'float32');
     return tf.tidy(() => {
+      x = float(x);
       let v: tf.Tensor4D = scale === 1 && inLo === mLo ? x : tf.add(tf.mul(tf.sub(x, inLo), scale), mLo);
       if (mean !== 0) v = tf.sub(v, typeof mean === 'number' ? mean : tf.tensor1d(mean as number[]));
       if (std !== 1) v = tf.div(v, typeof std === 'number' ? std : tf.tensor1d(std as number[]));

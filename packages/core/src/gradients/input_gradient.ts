@@ -71,3 +71,32 @@ export function inputGradient<T extends tf.Tensor>(f: (x: T) => tf.Scalar, x: T)
   }
   return grad as T;
 }
+
+/** What {@link variableGradients} returns. */
+export interface VariableGradients {
+  /** The value of the function. */
+  value: tf.Scalar;
+  /** Its gradient with respect to each variable, keyed by the variable's name. */
+  grads: tf.NamedTensorMap;
+}
+
+/**
+ * `tf.variableGrads(f, vars)` (through the fast path for fused kernels) that cleans up when `f`
+ * or its backward pass throws: the tensors tfjs kept on its tape and the tape itself are
+ * freed, so a failed call leaks nothing and the next gradient does not run under a stale tape.
+ * Errors are rethrown as they came.
+ *
+ * @example
+ * ```ts
+ * const { value, grads } = variableGradients(() => loss(theta), [theta]);
+ * ```
+ */
+export function variableGradients(f: () => tf.Scalar, vars: tf.Variable[]): VariableGradients {
+  const engine = tf.engine() as unknown as EngineGradients;
+  try {
+    return withFastGradients(() => tf.tidy(() => tf.variableGrads(f, vars)));
+  } catch (e) {
+    disposeAbandonedTape(engine);
+    throw e;
+  }
+}

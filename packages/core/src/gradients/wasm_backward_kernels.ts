@@ -6,6 +6,7 @@ import {
 import {
   col2imOnHeap, derivedTensor, heapOffset, sliceOnHeap, wasmHeapOf, type WasmBackendLike,
 } from './wasm_heap.js';
+import { maxPoolGradOnHeap } from './max_pool_grad.js';
 import { simdModuleBytes, wasmSimdKernels, type WasmSimdKernels } from './wasm_simd.js';
 
 /**
@@ -171,7 +172,7 @@ const registered = new Map<string, FastBackwardKernels>();
 /**
  * Registers faster backward kernels on the tfjs wasm backend. Idempotent; a
  * no-op (empty lists) for any other backend name or where the kernels cannot be
- * built (no WebAssembly SIMD: then only the conv replacement is made).
+ * built (no WebAssembly SIMD: then only the conv and max-pool replacements are made).
  *
  * - `Conv2DBackpropInput` is replaced by XNNPACK work: a Conv2D of the flipped,
  *   channel-swapped filter over the padded output gradient (stride 1), or a
@@ -180,6 +181,9 @@ const registered = new Map<string, FastBackwardKernels>();
  *   still runs what the replacement does not cover: NCHW data, non-float dtypes,
  *   explicit paddings beyond the filter size. The transformed filter is kept on
  *   the backend while the filter lives (one extra copy of each conv's weights).
+ * - `MaxPoolGrad` is replaced by one equal to the cpu backend's bit for bit: wasm's own sends
+ *   a tied maximum's gradient to the LAST tied element (cpu, torch: the first) and gives a
+ *   window whose values are all ≤ 0 no gradient at all. Not a speed-up: a correctness fix.
  * - the private kernels of {@link FAST_BACKWARD_KERNELS} are added; the gradients
  *   installed by `withFastGradients` use them (clipByValue, relu, batch norm, pad).
  *
@@ -192,7 +196,7 @@ const registered = new Map<string, FastBackwardKernels>();
  * @example
  * ```ts
  * await tf.setBackend('wasm');
- * registerFastBackwardKernels('wasm'); // { replaced: ['Conv2DBackpropInput'], added: [...] }
+ * registerFastBackwardKernels('wasm'); // { replaced: ['Conv2DBackpropInput', 'MaxPoolGrad'], added: [...] }
  * ```
  */
 export function registerFastBackwardKernels(backendName = 'wasm'): FastBackwardKernels {
@@ -217,6 +221,17 @@ export function registerFastBackwardKernels(backendName = 'wasm'): FastBackwardK
     tf.unregisterKernel('Conv2DBackpropInput', backendName);
     tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
     result.replaced.push('Conv2DBackpropInput');
+  }
+  const originalPool = tf.getKernel('MaxPoolGrad', backendName);
+  if (originalPool != null) {
+    const fallback = originalPool.kernelFunc as unknown as AnyKernelFunc;
+    const kernelFunc: AnyKernelFunc = (args) => {
+      const memory = wasmHeapOf(args.backend);
+      return (memory == null ? null : maxPoolGradOnHeap(args, memory)) ?? fallback(args);
+    };
+    tf.unregisterKernel('MaxPoolGrad', backendName);
+    tf.registerKernel({ ...originalPool, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    result.replaced.push('MaxPoolGrad');
   }
   const simdOk = typeof WebAssembly !== 'undefined' && WebAssembly.validate(simdModuleBytes(false));
   const own: Array<[string, AnyKernelFunc, boolean]> = [

@@ -89,7 +89,7 @@ export class BatchReader {
       const C = this.classifier.channels;
       if (img.rank !== 3 && img.rank !== 4) throw new SaliencyError('BAD_RANK', `trainMaskingModel: an image must be [H, W, C] or [n, H, W, C]; got [${img.shape.join(', ')}].`);
       const s = img.rank === 3 ? [1, ...img.shape] : img.shape;
-      if (s[1] !== H || s[2] !== W) throw new SaliencyError('BAD_RANK', `trainMaskingModel: images must be ${H}×${W} (the classifier's input size); got [${img.shape.join(', ')}].`);
+      if (s[1] !== H || s[2] !== W) throw new SaliencyError('BAD_SIZE', `trainMaskingModel: images must be ${H}×${W} (the classifier's input size); got [${img.shape.join(', ')}].`, 'BAD_RANK');
       if (s[3] !== C) throw new SaliencyError('BAD_CHANNELS', `trainMaskingModel: the classifier takes ${C} channel(s); the image has ${s[3]}.`);
       const labels = this.labelsOf(sample.label, s[0], img.rank === 3);
       const batch = tf.tidy(() => tf.cast(img.rank === 3 ? tf.expandDims(img, 0) : img, 'float32') as tf.Tensor4D);

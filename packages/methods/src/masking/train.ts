@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  checkPositiveInt, ensureGradientKernels, SaliencyError, throwIfAborted, withFastGradients, yieldToEventLoop,
+  checkPositiveInt, ensureGradientKernels, SaliencyError, throwIfAborted, variableGradients, yieldToEventLoop,
   type Progress,
 } from '@saliency/core/base';
 import { Adam } from './adam.js';
@@ -230,7 +230,7 @@ function checkpointHandler(c: tf.io.IOHandler | string): tf.io.IOHandler {
  * @param data - labelled images at the classifier's input size; see `MaskingSample`.
  *   Tensors it yields are disposed by the trainer.
  * @param opts - see {@link TrainMaskingOptions} and {@link MASKING_TRAINING_DEFAULTS}.
- * @throws SaliencyError `BAD_OPTION`, `BAD_RANK`, `BAD_CHANNELS`, `BAD_TARGET` (data),
+ * @throws SaliencyError `BAD_OPTION`, `BAD_RANK`, `BAD_SIZE`, `BAD_CHANNELS`, `BAD_TARGET` (data),
  *   `NON_FINITE_INPUT` (the loss became NaN/Infinity), `NO_GRADIENTS`, `ABORTED`.
  *
  * @example
@@ -296,7 +296,7 @@ export async function trainMaskingModel(model: MaskingModel, data: MaskingData, 
         owned.push(a.images, a.alt);
         const feats = m.features(batch.images);
         owned.push(...feats);
-        const { value, grads } = withFastGradients(() => tf.variableGrads(() => {
+        const { value, grads } = variableGradients(() => {
           const { small, exists } = m.forward(feats, cls, true, (s) => stats.push(s));
           const masks = m.upsample(small);
           const { perSample, terms } = maskedObjective(classifier, a.images, a.alt, masks, cls, real, weights);
@@ -309,7 +309,7 @@ export async function trainMaskingModel(model: MaskingModel, data: MaskingData, 
             tf.mean(ex),
           ]) as tf.Tensor1D);
           return total;
-        }, [...vars]));
+        }, [...vars]);
         owned.push(value, ...Object.values(grads));
         const list = vars.map((v) => {
           const g = grads[v.name];
