@@ -43,7 +43,10 @@ RISE's number of masks (default 4000), --seed the seed of rise and smoothgrad.
 
 --model face (default) is the face-expression classifier shipped in @vladmandic/face-api; on its demo
 images the faces found by face-api's own detector are used unless --box is given. --model mobilenet
-is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.`;
+is nsfwjs's MobileNetV2 (224×224). Writes <name>.<method>.overlay.png, .map.png and .json per image.
+
+The wasm backend runs one thread per core (at most 8). SALIENCY_WASM_THREADS=off|on|N sets that;
+processes started by a multi-process run (SALIENCY_WORKER_PROCESS=1) use one thread each.`;
 
 type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -66,6 +69,7 @@ function describeBackend(b: BackendChoice): string[] {
   const lines = [`backend: ${b.name} (via ${b.via})`];
   for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
   if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels added for this backend: ${b.bridgedKernels.join(', ')}`);
+  if (b.name === 'wasm' && b.wasmThreads != null) lines.push(`  wasm threads: ${b.wasmThreads.threads} (${b.wasmThreads.reason})`);
   return lines;
 }
 

@@ -20,4 +20,7 @@ export { trainMasker, loadDigitMasker, hasDigitMasker, pickEncoderLayers, genera
 export { runEvaluation, EVAL_METHODS, EVAL_SPLITS, EVAL_SESS_OPTIONS, SKIPPED_VARIANTS, type EvalOptions, type EvalResult, type EvalFiles } from './eval/run_eval.js';
 export { EVAL_SET_NAMES, type EvalSetName, type EvalSplit, type EvalItem, type EvalSet, type EvalModelName } from './eval/eval_set.js';
 export type { SummaryRow, MeanCurves } from './eval/summary.js';
-export { enableWasmThreads, type WasmThreadsOptions, type WasmThreadsResult } from './wasm_threads.js';
+export { enableWasmThreads, KNOWN_WASM_VERSION, type WasmThreadsOptions, type WasmThreadsResult, type WasmThreadsCode } from './wasm_threads.js';
+export {
+  chooseWasmThreads, workerProcessEnv, WASM_THREADS_ENV, WORKER_PROCESS_ENV, MAX_WASM_THREADS, type WasmThreadsPlan, type WasmThreadsSource,
+} from './wasm_threads_policy.js';
