@@ -28,6 +28,9 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 240_000,
     pool: 'forks',
+    // Test files run in parallel processes, like the workers of a multi-process run: one wasm
+    // thread each (tests that need threads ask for them, or clear this in their child processes).
+    env: { SALIENCY_WORKER_PROCESS: '1' },
     fileParallelism: true,
     maxWorkers: 2,
     minWorkers: 1,

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputGradient, selectTargets } from '@saliency/core';
-import { initBackend } from '@saliency/node';
+import { initBackend, type BackendChoice } from '@saliency/node';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from '@saliency/models';
-import { enableWasmThreads, threadedWorkerScript, type WasmThreadsResult } from '../../packages/node/src/wasm_threads';
+import { enableWasmThreads, threadedWorkerScript, unsupportedWasmVersion, type WasmThreadsResult } from '../../packages/node/src/wasm_threads';
 
 const ROOT = resolve(__dirname, '../..');
 const MODELS: Array<[string, () => Promise<BundledClassifier>, number, number]> = [
@@ -47,7 +47,7 @@ import { inputGradient, selectTargets } from '@saliency/core';
 import { initBackend } from '@saliency/node';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier } from '@saliency/models';
 import { enableWasmThreads } from ${JSON.stringify(join(ROOT, 'packages/node/src/wasm_threads.ts'))};
-await initBackend({ prefer: 'wasm', quiet: true });
+await initBackend({ prefer: 'wasm', quiet: true, wasmThreads: false });
 const late = await enableWasmThreads({ threads: 2 });
 const results: Record<string, unknown> = {};
 for (const [name, load, size, target] of [['face', loadFaceExpressionClassifier, 112, 1], ['mobilenet', loadMobileNetV2Classifier, 224, 2]] as const) {
@@ -79,18 +79,21 @@ function maxRel(got: number[], ref: number[]): number {
 }
 
 let enabled: WasmThreadsResult;
+let choice: BackendChoice;
 let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'saliency-threads-'));
   enabled = await enableWasmThreads({ threads: 2 });
-  await initBackend({ prefer: 'wasm', quiet: true });
+  // vitest marks its processes as workers of a multi-process run (one thread), but the
+  // backend already runs 2 threads, and the result says so
+  choice = await initBackend({ prefer: 'wasm', quiet: true });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('wasm threads in Node', () => {
   it('start the threaded SIMD build with 2 threads on worker_threads', async () => {
-    expect(enabled).toEqual({ enabled: true, threads: 2 });
+    expect(enabled).toMatchObject({ enabled: true, threads: 2, code: 'ENABLED' });
     expect(tf.getBackend()).toBe('wasm');
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     expect(wasm.getThreadsCount()).toBe(2);
@@ -98,6 +101,8 @@ describe('wasm threads in Node', () => {
     expect(module.PThread?.runningWorkers.length).toBeGreaterThanOrEqual(1);
     // asking again changes nothing
     expect(await enableWasmThreads({ threads: 4 })).toBe(enabled);
+    expect(choice.wasmThreads).toMatchObject({ enabled: true, threads: 2, code: 'ENABLED' });
+    expect(choice.wasmThreads?.reason).toMatch(/started earlier/);
   });
 
   it('give the single-threaded results on the real models (logits and input gradients)', async () => {
@@ -108,6 +113,7 @@ describe('wasm threads in Node', () => {
     const single = singleThreadedInChild(dir);
     // too late in the child: the backend had started single-threaded, and it says so
     expect(single.late.enabled).toBe(false);
+    expect(single.late.code).toBe('ALREADY_STARTED');
     expect(single.late.reason).toMatch(/already initialised single-threaded/);
     for (const [name] of MODELS) {
       const l = maxRel(threaded[name].logits, single.results[name].logits);
@@ -128,5 +134,16 @@ describe('threadedWorkerScript', () => {
     const out = threadedWorkerScript(script, '/p/glue.js');
     expect(out).toBe('if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}else{importScripts("/p/glue.js")}x("a\\nb")');
     expect(threadedWorkerScript('something else', '/p/glue.js')).toBeNull();
+  });
+});
+
+describe('unsupportedWasmVersion', () => {
+  it('accepts 4.22.x only (the installed 4.22.0 included) and says why otherwise', async () => {
+    const { version_wasm } = await import('@tensorflow/tfjs-backend-wasm');
+    expect(unsupportedWasmVersion(version_wasm)).toBeNull();
+    expect(unsupportedWasmVersion('4.22.7')).toBeNull();
+    for (const v of ['4.23.0', '4.2.0', '4.221.0', '5.0.0', undefined]) {
+      expect(unsupportedWasmVersion(v)).toMatch(/knows 4\.22\.x only/);
+    }
   });
 });

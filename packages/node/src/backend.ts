@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bridgeMissingKernels, registerFastBackwardKernels, SaliencyError } from '@saliency/core/base';
+import { availableParallelism } from 'node:os';
 import { enableWasmThreads, type WasmThreadsResult } from './wasm_threads.js';
+import { chooseWasmThreads, type WasmThreadsPlan } from './wasm_threads_policy.js';
 import type { BackendChoiceOf, SkippedBackendOf } from '@saliency/core/base';
 
 /** A tfjs backend `initBackend` can choose, in its order of preference. */
@@ -21,10 +23,14 @@ export interface InitBackendOptions {
    */
   quiet?: boolean;
   /**
-   * Run the wasm backend multi-threaded with `@saliency/node`'s worker loader (tfjs turns
-   * threads off in Node): `true` for one thread per core, or a thread count 1–8. Default off:
-   * on a busy 2-core machine threads were 2–3× SLOWER (bench/results/wasm-threads.md); measure
-   * on yours. Must be set on the first call, before the wasm backend starts.
+   * Threads of the wasm backend (tfjs turns them off in Node; `@saliency/node`'s worker
+   * loader turns them on): `true` for one per core, `false` for one, or a count 1–8.
+   * Default: the `SALIENCY_WASM_THREADS` environment variable (`off`, `on`, or a count)
+   * if set, else one thread in a worker process of a multi-process run
+   * (`SALIENCY_WORKER_PROCESS`, see `workerProcessEnv`), else one per core (at most 8).
+   * Threads pay where cores are idle; on a machine already saturated by other processes
+   * they are slower (see the performance guide). Takes effect on the call that starts the
+   * wasm backend; the result's `wasmThreads` says what was done and why.
    */
   wasmThreads?: boolean | number;
 }
@@ -34,7 +40,7 @@ export type SkippedBackend = SkippedBackendOf<NodeBackend>;
 
 /** What {@link initBackend} chose, and why. */
 export type BackendChoice = BackendChoiceOf<NodeBackend> & {
-  /** What the wasm thread loader did, when `wasmThreads` was asked for. */
+  /** How many threads the wasm backend runs and why (present when wasm was tried). */
   wasmThreads?: WasmThreadsResult;
 };
 
@@ -136,6 +142,28 @@ async function tryCandidate(c: Candidate): Promise<string | null> {
   return null;
 }
 
+/** Starts the threaded wasm build when the plan asks for more than one thread. */
+async function startWasmThreads(plan: WasmThreadsPlan): Promise<WasmThreadsResult> {
+  if (plan.threads === 1) {
+    const code = plan.source === 'worker-process' ? 'WORKER_PROCESS' : plan.source === 'cores' ? 'ONE_CORE' : 'OFF';
+    return { enabled: false, threads: 1, code, reason: plan.reason };
+  }
+  const r = await enableWasmThreads({ threads: plan.threads });
+  return { ...r, reason: r.enabled ? plan.reason : `${r.reason} (asked for ${plan.reason})` };
+}
+
+/** The result corrected by what the running wasm backend reports (threads started by an earlier call). */
+async function actualWasmThreads(r: WasmThreadsResult): Promise<WasmThreadsResult> {
+  try {
+    const m = await importOptional('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number; default?: { getThreadsCount?: () => number } };
+    const n = (m.getThreadsCount ?? m.default?.getThreadsCount)?.() ?? r.threads;
+    if (n > 1 && !r.enabled) return { enabled: true, threads: n, code: 'ENABLED', reason: `${n} threads: started earlier in this process (now: ${r.reason})` };
+    return r;
+  } catch {
+    return r;
+  }
+}
+
 /**
  * Chooses and activates the fastest tfjs backend that works in this Node.js
  * process, in this order: `@tensorflow/tfjs-node-gpu` (CUDA) →
@@ -148,16 +176,17 @@ async function tryCandidate(c: Candidate): Promise<string | null> {
  * lacks are registered (`bridgeMissingKernels('wasm')`, built from wasm's own
  * kernels, with cpu as the fallback for what those do not cover), so
  * `tf.grad` works through conv nets. wasm finds its `.wasm` files inside its
- * package in Node (no `setWasmPaths` needed); it runs single-threaded unless
- * `wasmThreads` is set (tfjs disables threads in Node; our loader enables them).
+ * package in Node (no `setWasmPaths` needed); it runs one thread per core by default
+ * (tfjs disables threads in Node; our loader enables them), see `wasmThreads`.
  * Gradient functions themselves come from `@tensorflow/tfjs-layers`, which
  * `@saliency/core/base` imports.
  *
  * Safe to call again: imports are cached and the kernels are registered once.
  *
- * @param opts - `prefer` forces one backend; `quiet` silences tfjs's console advice.
+ * @param opts - `prefer` forces one backend; `quiet` silences tfjs's console advice;
+ *   `wasmThreads` sets the wasm thread count.
  * @returns the chosen backend, the package that provided it, what was skipped and why,
- *   and which gradient kernels were registered.
+ *   which gradient kernels were registered, and (wasm) the threads and why.
  * @throws SaliencyError `BACKEND_UNAVAILABLE` when `prefer` names a backend that cannot
  *   be loaded, or (without `prefer`) when not even the cpu backend loads.
  *
@@ -168,10 +197,12 @@ async function tryCandidate(c: Candidate): Promise<string | null> {
  * ```
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendChoice> {
-  const { prefer, quiet = false, wasmThreads = false } = opts;
-  if (!(typeof wasmThreads === 'boolean' || (Number.isInteger(wasmThreads) && wasmThreads >= 1 && wasmThreads <= 8))) {
+  const { prefer, quiet = false, wasmThreads } = opts;
+  if (wasmThreads != null && typeof wasmThreads !== 'boolean' && typeof wasmThreads !== 'number') {
     throw new SaliencyError('BAD_OPTION', `wasmThreads must be true, false or a thread count 1–8; got ${String(wasmThreads)}.`);
   }
+  // Throws BAD_OPTION for a bad option or SALIENCY_WASM_THREADS, before loading anything.
+  const plan = chooseWasmThreads(wasmThreads, process.env, availableParallelism());
   if (prefer != null && !CANDIDATES.some((c) => c.backend === prefer)) {
     throw new SaliencyError('BAD_OPTION',
       `prefer must be one of ${CANDIDATES.map((c) => `'${c.backend}'`).join(', ')}; got '${String(prefer)}'.`);
@@ -189,9 +220,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const skipped: SkippedBackend[] = [];
   let threads: WasmThreadsResult | undefined;
   for (const c of candidates) {
-    if (c.backend === 'wasm' && wasmThreads !== false && threads == null) {
-      threads = await enableWasmThreads(typeof wasmThreads === 'number' ? { threads: wasmThreads } : {});
-    }
+    if (c.backend === 'wasm' && threads == null) threads = await startWasmThreads(plan);
     const reason = c.backend === 'cpu' && cpuError != null ? skipReason(cpuError, c.pkg) : await tryCandidate(c);
     if (reason != null) {
       skipped.push({ backend: c.backend, package: c.pkg, reason });
@@ -200,6 +229,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     const bridged = c.tfName === 'wasm' ? bridgeMissingKernels('wasm', 'cpu') : [];
     // Faster backward kernels built on wasm's forward ones (conv input gradients), for plain tf.grad users too.
     if (c.tfName === 'wasm') registerFastBackwardKernels('wasm');
+    if (c.tfName === 'wasm' && threads != null) threads = await actualWasmThreads(threads);
     if (quiet) silenceCpuAdvice();
     return { name: tf.getBackend(), via: c.pkg, skipped, bridgedKernels: bridged, ...(threads != null ? { wasmThreads: threads } : {}) };
   }

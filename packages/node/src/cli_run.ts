@@ -65,7 +65,10 @@ explain goes on past an image it cannot read or explain, reports each on its own
 ends with a count.
 
 Exit status: 0 success; 1 some images failed (explain) or an unexpected error; 2 a usage error (unknown
-command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work.`;
+command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work.
+
+The wasm backend runs one thread per core (at most 8). SALIENCY_WASM_THREADS=off|on|N sets that;
+processes started by a multi-process run (SALIENCY_WORKER_PROCESS=1) use one thread each.`;
 
 type Backend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -99,6 +102,7 @@ function describeBackend(b: BackendChoice): string[] {
   const lines = [`backend: ${b.name} (via ${b.via})`];
   for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
   if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels added for this backend: ${b.bridgedKernels.join(', ')}`);
+  if (b.name === 'wasm' && b.wasmThreads != null) lines.push(`  wasm threads: ${b.wasmThreads.threads} (${b.wasmThreads.reason})`);
   return lines;
 }
 

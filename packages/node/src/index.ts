@@ -12,7 +12,10 @@ export * from './image_io.js';
 export * from './file_handler.js';
 export * from './explain_files.js';
 export { runCli, USAGE, DEMO_METHODS } from './cli_run.js';
-export { enableWasmThreads, type WasmThreadsOptions, type WasmThreadsResult } from './wasm_threads.js';
+export { enableWasmThreads, KNOWN_WASM_VERSION, type WasmThreadsOptions, type WasmThreadsResult, type WasmThreadsCode } from './wasm_threads.js';
+export {
+  chooseWasmThreads, workerProcessEnv, WASM_THREADS_ENV, WORKER_PROCESS_ENV, MAX_WASM_THREADS, type WasmThreadsPlan, type WasmThreadsSource,
+} from './wasm_threads_policy.js';
 export { loadClassifier, readLabels, modelJsonFormat, MODEL_CONFIG_FILE, type ModelSpec, type LoadedClassifier } from './load_classifier.js';
 export { loadPreset, PRESET_NAMES, type PresetName, type PresetClassifier } from './load_preset.js';
 export { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
