@@ -79,13 +79,13 @@ async function child(threads, out) {
   const tf = await import('@tensorflow/tfjs-core');
   const { explain, gradCam, guidedBackprop, rise, inputGradient, selectTargets } = await import('@saliency/core');
   const node = await import('@saliency/node');
-  const models = await import('@saliency/models');
+  const bundledModels = await import('@saliency/models');
   const choice = await node.initBackend({ prefer: 'wasm', quiet: true, wasmThreads: threads });
   if (choice.wasmThreads?.threads !== threads) throw new Error(`asked for ${threads} thread(s), got ${JSON.stringify(choice.wasmThreads)}`);
   const rows = [];
   const models = [
-    ['face', models.loadFaceExpressionClassifier, 112],
-    ['mobilenet', models.loadMobileNetV2Classifier, 224],
+    ['face', bundledModels.loadFaceExpressionClassifier, 112],
+    ['mobilenet', bundledModels.loadMobileNetV2Classifier, 224],
   ];
   for (const [name, load, size] of models) {
     const bundled = await load();
@@ -93,7 +93,7 @@ async function child(threads, out) {
     const x = tf.randomUniform([1, size, size, 3], 0, 255, 'float32', 7);
     const xModel = classifier.preprocess(x);
     // the bare layers model, for the model.predict row (MobileNetV2 only)
-    const model = name === 'mobilenet' ? await models.loadNsfwMobileNetV2() : null;
+    const model = name === 'mobilenet' ? await bundledModels.loadNsfwMobileNetV2() : null;
     const calls = [
       ['forward (classifier.logits)', async () => { const y = classifier.logits(x); await y.data(); y.dispose(); }],
       ...(model != null && typeof model.predict === 'function'
