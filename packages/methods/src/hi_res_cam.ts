@@ -8,7 +8,7 @@ export interface HiResCamOptions extends CamOptions {}
 const HI_RES_CAM: CamSpec = {
   name: 'hirescam',
   gradients: true,
-  cam: ({ features, gradients }) => weightedActivations(features, gradients as tf.Tensor4D),
+  cam: ({ features, gradients }) => tf.tidy(() => weightedActivations(features, gradients as tf.Tensor4D)),
 };
 
 /**
