@@ -7,7 +7,7 @@ import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { runEvalCommand } from './cli_eval.js';
 import { runTrainMaskerCommand } from './cli_train_masker.js';
-import { explainFile, METHOD_NAMES } from './explain_files.js';
+import { CAM_METHOD_NAMES, explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
 import { sampleFaceBoxes } from './models/sample_faces.js';
@@ -84,7 +84,7 @@ function positiveInt(s: string | undefined, flag: string): number | undefined {
 
 /** Layer to use for a CAM method: the flag, else the bundled model's default. */
 function camLayer(method: string, flag: string | undefined, model: BundledClassifier): string | undefined {
-  return flag ?? (['gradcam', 'groupcam', 'scorecam'].includes(method) ? model.camLayer : undefined);
+  return flag ?? (CAM_METHOD_NAMES.includes(method) ? model.camLayer : undefined);
 }
 
 function fmt(p: number): string {
