@@ -29,7 +29,7 @@ describe('hiResCam', () => {
     const x = seeded([1, 16, 16, 3], 3) as tf.Tensor4D;
     const want = tf.tidy(() => {
       const a = access.features(x);
-      const g = tf.grad((ai: tf.Tensor4D) => tf.sum(tf.slice(access.head(ai, x), [0, 1], [1, 1])))(a);
+      const g = tf.grad((ai: tf.Tensor) => tf.sum(tf.slice(access.head(ai as tf.Tensor4D, x), [0, 1], [1, 1])))(a);
       const cam = tf.relu(tf.sum(tf.mul(a, g), -1, true)) as tf.Tensor4D;
       return minMaxNormalize(tf.squeeze(tf.image.resizeBilinear(cam, [16, 16], false, true), [3]) as tf.Tensor3D);
     });

@@ -47,7 +47,7 @@ describe('layerCam', () => {
         const xp = classifier.preprocess(x);
         const a = access.features(xp);
         const mask = tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3);
-        const g = tf.grad((ai: tf.Tensor4D) => tf.sum(tf.mul(access.head(ai, xp), mask)))(a);
+        const g = tf.grad((ai: tf.Tensor) => tf.sum(tf.mul(access.head(ai as tf.Tensor4D, xp), mask)))(a);
         const cam = tf.relu(tf.sum(tf.mul(tf.relu(g), a), -1, true)) as tf.Tensor4D;
         const up = tf.squeeze(tf.image.resizeBilinear(cam, [16, 16], false, true), [3]) as tf.Tensor3D;
         const scaled = tf.tanh(tf.div(tf.mul(up, 2), tf.max(up, [1, 2], true))) as tf.Tensor3D;

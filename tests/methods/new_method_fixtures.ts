@@ -26,7 +26,7 @@ export function tinyNet(seed = 1): { classifier: Classifier; failAt(n: number | 
     tick();
     return tf.relu(tf.add(tf.conv2d(x, k1, 1, 'same'), b1)) as tf.Tensor4D;
   };
-  const head = (a: tf.Tensor4D) => {
+  const head = (a: tf.Tensor4D): tf.Tensor2D => {
     tick();
     return tf.matMul(tf.mean(tf.relu(tf.conv2d(a, k2, 1, 'same')), [1, 2]) as tf.Tensor2D, w);
   };
