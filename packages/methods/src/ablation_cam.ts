@@ -31,13 +31,18 @@ async function ablationWeights(batch: CamBatch, image: number, channelBatch: num
     const k = a.shape[3];
     const s = tf.tidy(() => tf.reshape(tf.slice(access.head(a, x), [0, cls], [1, 1]), [1]));
     held.push(s);
+    // The input copies the head needs for its batch (skip connections), tiled ONCE per image:
+    // tiling a 224² image 32 times costs about a second on wasm.
+    const full = Math.min(channelBatch, k);
+    const xsFull = full === 1 ? x : (tf.tile(x, [full, 1, 1, 1]) as tf.Tensor4D);
+    if (xsFull !== x) held.push(xsFull);
     for (let start = 0; start < k; start += channelBatch) {
       throwIfAborted(run.signal);
       const size = Math.min(channelBatch, k - start);
       parts.push(tf.tidy(() => {
         const keep = tf.sub(1, tf.oneHot(tf.range(start, start + size, 1, 'int32'), k)); // [size, k]
         const ablated = tf.mul(a, tf.reshape(keep, [size, 1, 1, k])) as tf.Tensor4D;
-        const xs = size === 1 ? x : (tf.tile(x, [size, 1, 1, 1]) as tf.Tensor4D);
+        const xs = size === full ? xsFull : (tf.slice(xsFull, [0, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D);
         const sk = tf.reshape(tf.slice(access.head(ablated, xs), [0, cls], [size, 1]), [size]);
         return tf.div(tf.sub(s, sk), s) as tf.Tensor1D;
       }));
