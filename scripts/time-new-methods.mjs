@@ -1,6 +1,6 @@
 // Time per image of the methods of issue 17 on both bundled models (wasm backend), one warm-up call
 // then the median of 3 calls, target 'top' resolved beforehand. `npm run build` first, then
-// `node scripts/time-new-methods.mjs`. Prints one line per model × method.
+// `node scripts/time-new-methods.mjs` (ONLY=ablationcam,occlusion to time a few). Prints one line per model × method.
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ablationCam, eigenCam, gradCam, gradCamPlusPlus, guidedGradCam, hiResCam, inputXGradient, integratedGradients, layerCam, occlusion, xGradCam,
@@ -22,7 +22,9 @@ for (const [name, load] of [['face 112²', loadFaceExpressionClassifier], ['Mobi
   const [h, w] = classifier.inputSize;
   const x = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(Float32Array.from(img.data), [1, img.height, img.width, 3]), [h, w], false, true));
   const top = tf.tidy(() => tf.argMax(classifier.logits(x), 1).dataSync()[0]);
+  const only = process.env.ONLY?.split(',');
   for (const [label, m] of methods(camLayer)) {
+    if (only != null && !only.some((o) => label.startsWith(o))) continue;
     const times = [];
     for (let r = 0; r < 4; r++) {
       const t0 = performance.now();
