@@ -3,7 +3,7 @@
 // Uses the BUILT packages (`npm run build` first).
 //
 // Usage: node bench/run.mjs [--quick] [--backend wasm|cpu|all] [--models face,mobilenet,digits]
-//                           [--methods gradient,guided,smoothgrad,gradcam,groupcam,scorecam,rise]
+//                           [--methods gradient,guided,smoothgrad,gradcam,groupcam,scorecam,rise,gradcam++,…,occlusion]
 //                           [--runs N] [--cap SECONDS] [--no-sess] [--no-extras] [--tag NAME]
 // Writes bench/results/<YYYY-MM-DD>-<backend>[-quick][-NAME].json and .md. See bench/README.md.
 import { spawnSync } from 'node:child_process';

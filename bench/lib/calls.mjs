@@ -2,7 +2,8 @@
 // method, optionally wrapped in SESS, built from the public factories with the row's sizes.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  gradCam, groupCam, guidedBackprop, inputGradient, rise, scoreCam, selectTargets, sess, vanillaGradient,
+  ablationCam, eigenCam, gradCam, gradCamPlusPlus, groupCam, guidedBackprop, guidedGradCam, hiResCam, inputGradient, inputXGradient,
+  integratedGradients, layerCam, occlusion, rise, scoreCam, selectTargets, sess, vanillaGradient, xGradCam,
 } from '@saliency/core';
 import { SESS_SETTINGS } from './plan.mjs';
 
@@ -22,6 +23,16 @@ export function makeMethod(row, model, params, sessExtra = {}) {
     case 'groupcam': m = groupCam({ layer, groups: params.groups, batchSize }); break;
     case 'scorecam': m = scoreCam({ layer, batchSize }); break;
     case 'rise': m = rise({ n: params.n, seed: SEED, batchSize }); break;
+    case 'gradcam++': m = gradCamPlusPlus({ layer, batchSize }); break;
+    case 'xgradcam': m = xGradCam({ layer, batchSize }); break;
+    case 'layercam': m = layerCam({ layer, batchSize }); break;
+    case 'hirescam': m = hiResCam({ layer, batchSize }); break;
+    case 'eigencam': m = eigenCam({ layer, batchSize }); break;
+    case 'ablationcam': m = ablationCam({ layer, channelBatchSize: batchSize }); break;
+    case 'guidedgradcam': m = guidedGradCam({ layer, batchSize }); break;
+    case 'inputxgradient': m = inputXGradient({ batchSize }); break;
+    case 'integratedgradients': m = integratedGradients({ steps: params.steps, batchSize }); break;
+    case 'occlusion': m = occlusion({ batchSize }); break;
     default: throw new Error(`unknown method ${row.method}`);
   }
   return row.sess ? sess(m, { ...SESS_SETTINGS, ...sessExtra }) : m;

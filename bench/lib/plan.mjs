@@ -3,7 +3,10 @@
 import { floorMs, passesPerImage, pickSize, runsFor, sessPasses } from './stats.mjs';
 
 /** Saliency methods, in the CLI's order (packages/node/src/explain_files.ts METHOD_NAMES). */
-export const METHODS = ['gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise'];
+export const METHODS = [
+  'gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise',
+  'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'ablationcam', 'guidedgradcam', 'inputxgradient', 'integratedgradients', 'occlusion',
+];
 /** Models the runner knows. */
 export const MODELS = ['face', 'mobilenet', 'digits'];
 /**
@@ -13,7 +16,15 @@ export const MODELS = ['face', 'mobilenet', 'digits'];
  */
 export const PERTURBATION = ['rise', 'groupcam', 'scorecam'];
 /** The methods' own default `batchSize` (what "pass batch" means for each). */
-export const DEFAULT_PASS_BATCH = { gradient: 4, guided: 4, smoothgrad: 4, gradcam: 8, groupcam: 32, scorecam: 32, rise: 32 };
+export const DEFAULT_PASS_BATCH = {
+  gradient: 4, guided: 4, smoothgrad: 4, gradcam: 8, groupcam: 32, scorecam: 32, rise: 32,
+  'gradcam++': 8, xgradcam: 8, layercam: 8, hirescam: 8, eigencam: 8, ablationcam: 32, guidedgradcam: 4, inputxgradient: 4,
+  integratedgradients: 4, occlusion: 32,
+};
+/** Integrated Gradients' steps in the bench (the method's default). */
+export const IG_STEPS = 50;
+/** Occlusion's patch positions at the default patch (1/8 of the side) and stride (half a patch): 15 × 15 at 96², 112², 224². */
+export const OCCLUSION_PATCHES = 225;
 /** SESS settings of every SESS row (the issue's quantitative setting, 12 scales). */
 export const SESS_SETTINGS = { scales: 12, preFilterRatio: 0.9, smooth: false, batchSize: 16 };
 /** Floor-ratio target of the perturbation methods at pass batch 32. */
@@ -97,7 +108,9 @@ export function sizeRow(row, model, units, cfg) {
     settings.push(`samples=${params.samples}`);
   }
   if (method === 'groupcam') { params.groups = Math.min(32, model.channels); settings.push(`G=${params.groups}`); }
-  if (method === 'scorecam') { params.channels = model.channels; settings.push(`K=${params.channels}`); }
+  if (method === 'scorecam' || method === 'ablationcam') { params.channels = model.channels; settings.push(`K=${params.channels}`); }
+  if (method === 'integratedgradients') { params.steps = IG_STEPS; settings.push(`steps=${params.steps}`); }
+  if (method === 'occlusion') { params.patches = OCCLUSION_PATCHES; settings.push(`${params.patches} patches`); }
   if (row.sess) settings.push(`${model.patches} patches, ${model.kept} kept`);
   const passes = wrap(passesPerImage(method, params));
   const floor = floorMs(passes, units, images);

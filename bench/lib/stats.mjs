@@ -28,7 +28,9 @@ const zero = () => ({ F: 0, G: 0, L: 0 });
 /**
  * Model passes per image that a method cannot avoid.
  * `p`: `samples` (SmoothGrad), `n` (RISE masks), `groups` (Group-CAM G), `channels` (Score-CAM K).
- * Methods: forward, inputgrad, layergrad, gradient, guided, smoothgrad, gradcam, groupcam, scorecam, rise.
+ * Methods: forward, inputgrad, layergrad, gradient, guided, smoothgrad, gradcam, groupcam, scorecam, rise, gradcam++,
+ * xgradcam, layercam, hirescam, eigencam, ablationcam (`channels`), guidedgradcam, inputxgradient,
+ * integratedgradients (`steps`), occlusion (`patches`).
  */
 export function passesPerImage(method, p = {}) {
   const need = (k) => {
@@ -45,6 +47,13 @@ export function passesPerImage(method, p = {}) {
     case 'groupcam': out.L = 1; out.F = need('groups') + 1; break; // G masked images + the blurred baseline
     case 'scorecam': out.F = need('channels') + 1; break; // the activations + K masked images
     case 'rise': out.F = need('n'); break;
+    case 'gradcam++': case 'xgradcam': case 'layercam': case 'hirescam': out.L = 1; break;
+    case 'eigencam': out.F = 1; break; // one forward (to the layer only: the ratio may fall below 1)
+    case 'ablationcam': out.F = need('channels') + 1; break; // K ablated head passes, counted as whole forwards
+    case 'guidedgradcam': out.L = 1; out.G = 1; break;
+    case 'inputxgradient': out.G = 1; break;
+    case 'integratedgradients': out.G = need('steps'); out.F = 2; break; // + S(x) and S(x′) for the completeness report
+    case 'occlusion': out.F = need('patches') + 1; break;
     default: throw new Error(`passesPerImage: unknown method '${method}'`);
   }
   return out;

@@ -37,6 +37,16 @@ const CATALOGUE: readonly CatalogueLine[] = [
   { id: 'groupcam', label: 'Group-CAM', factory: 'groupCam', long: true },
   { id: 'scorecam', label: 'Score-CAM', factory: 'scoreCam', long: true },
   { id: 'rise', label: 'RISE (N = 1000)', factory: 'rise', long: true, options: { n: 1000, seed: 1 } },
+  { id: 'gradcam++', label: 'Grad-CAM++', factory: 'gradCamPlusPlus', long: false },
+  { id: 'xgradcam', label: 'XGrad-CAM', factory: 'xGradCam', long: false },
+  { id: 'layercam', label: 'LayerCAM', factory: 'layerCam', long: false },
+  { id: 'hirescam', label: 'HiResCAM', factory: 'hiResCam', long: false },
+  { id: 'eigencam', label: 'Eigen-CAM', factory: 'eigenCam', long: false },
+  { id: 'ablationcam', label: 'Ablation-CAM', factory: 'ablationCam', long: true },
+  { id: 'guidedgradcam', label: 'Guided Grad-CAM', factory: 'guidedGradCam', long: false },
+  { id: 'inputxgradient', label: 'Input × Gradient', factory: 'inputXGradient', long: false },
+  { id: 'integratedgradients', label: 'Integrated Gradients (50 steps)', factory: 'integratedGradients', long: true },
+  { id: 'occlusion', label: 'Occlusion', factory: 'occlusion', long: true },
 ];
 
 const exported = methods as unknown as Record<string, unknown>;

@@ -7,6 +7,22 @@
  */
 export { vanillaGradient, type VanillaGradientOptions, type GradientAggregate } from './vanilla_gradient.js';
 export { gradCam, type GradCamOptions } from './grad_cam.js';
+export { camMaps, weightedActivations, checkCamOptions, type CamOptions, type ResolvedCamOptions, type CamBatch, type CamSpec } from './cam_base.js';
+export { gradCamPlusPlus, gradCamPlusPlusWeights, type GradCamPlusPlusOptions } from './grad_cam_plus_plus.js';
+export { xGradCam, xGradCamWeights, type XGradCamOptions } from './x_grad_cam.js';
+export { layerCam, type LayerCamOptions } from './layer_cam.js';
+export { hiResCam, type HiResCamOptions } from './hi_res_cam.js';
+export { eigenCam, type EigenCamOptions } from './eigen_cam.js';
+export { ablationCam, type AblationCamOptions } from './ablation_cam.js';
+export { guidedGradCam, type GuidedGradCamOptions } from './guided_grad_cam.js';
+export { inputXGradient, inputXGradientAttributions, type InputXGradientOptions } from './input_x_gradient.js';
+export {
+  integratedGradients, integratedGradientsAttributions, type IntegratedGradientsOptions, type IntegratedGradientsResult,
+  type CompletenessReport, type IgBaseline,
+} from './integrated_gradients.js';
+export { quadratureRule, type IntegrationRule, type QuadratureRule } from './quadrature.js';
+export { type AttributionAggregate } from './attribution_maps.js';
+export { occlusion, type OcclusionOptions, type OcclusionSubstrate } from './occlusion.js';
 export { guidedBackprop, guidedGradient, type GuidedBackpropOptions } from './guided_backprop.js';
 export { withGuidedRelu, GUIDED_KERNELS } from './guided_relu.js';
 export { meanGradients, type GradientMapOptions, type BatchGradient } from './gradient_maps.js';

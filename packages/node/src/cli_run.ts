@@ -8,7 +8,7 @@ import { classModel, SaliencyError } from '@saliency/core';
 import type { BundledClassifier } from '@saliency/models';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { explainFile, METHOD_NAMES, methodByName } from './explain_files.js';
+import { CAM_METHOD_NAMES, explainFile, METHOD_NAMES, methodByName } from './explain_files.js';
 import type { Region } from './image_io.js';
 import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
 import { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
@@ -119,7 +119,7 @@ function positiveInt(s: string | undefined, flag: string): number | undefined {
 
 /** Layer to use for a CAM method: the flag, else the bundled model's default. */
 function camLayer(method: string, flag: string | undefined, model: Pick<BundledClassifier, 'camLayer'> | Pick<LoadedClassifier, 'camLayer'>): string | undefined {
-  return flag ?? (['gradcam', 'groupcam', 'scorecam'].includes(method) ? model.camLayer : undefined);
+  return flag ?? (CAM_METHOD_NAMES.includes(method) ? model.camLayer : undefined);
 }
 
 /** A short name of the model for file names: the preset, or the model's folder. */

@@ -2,20 +2,30 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  explain, gradCam, groupCam, guidedBackprop, imageToTensor, maskingModel, meaningfulPerturbation, rise, SaliencyError, scoreCam, sess,
+  ablationCam, eigenCam, explain, gradCam, gradCamPlusPlus, groupCam, guidedBackprop, guidedGradCam, hiResCam, imageToTensor, inputXGradient,
+  integratedGradients, layerCam, maskingModel, meaningfulPerturbation, occlusion, rise, SaliencyError, scoreCam, sess, xGradCam,
   SMOOTH_GRAD_SAMPLES, vanillaGradient, type MaskingModel,
   type Classifier, type Progress, type SaliencyMethod, type SessOptions,
 } from '@saliency/core';
 import { readImage, writeMapPng, writeOverlayPng, type Region } from './image_io.js';
 
 /** Method names the CLI and {@link explainFile} accept. */
-export const METHOD_NAMES = ['gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise', 'masking', 'perturbation'] as const;
+export const METHOD_NAMES = [
+  'gradient', 'guided', 'smoothgrad', 'gradcam', 'groupcam', 'scorecam', 'rise', 'masking', 'perturbation',
+  'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'ablationcam', 'guidedgradcam', 'inputxgradient',
+  'integratedgradients', 'occlusion',
+] as const;
+
+/** The methods that take a CAM layer (`layer`). */
+export const CAM_METHOD_NAMES: readonly string[] = [
+  'gradcam', 'groupcam', 'scorecam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'ablationcam', 'guidedgradcam',
+];
 /** One of {@link METHOD_NAMES}. */
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** Options {@link methodByName} passes on to the method it builds. */
 export interface MethodChoice {
-  /** Layer for the CAM methods (`gradcam`, `groupcam`, `scorecam`); default `'auto'`. */
+  /** Layer for the CAM methods ({@link CAM_METHOD_NAMES}); default `'auto'`. */
   layer?: string;
   /** Wrap the method in SESS (multi-scale sliding windows; any image size). */
   sess?: boolean;
@@ -33,7 +43,9 @@ export interface MethodChoice {
 
 /**
  * Builds a method from its CLI name (`gradient`, `guided`, `smoothgrad`, `gradcam`, `groupcam`,
- * `scorecam`, `rise`, `masking` (needs `masker`), `perturbation` = meaningful perturbation), optionally wrapped in SESS.
+ * `scorecam`, `rise`, `masking` (needs `masker`), `perturbation` = meaningful perturbation, `gradcam++`, `xgradcam`,
+ * `layercam`, `hirescam`, `eigencam`, `ablationcam`, `guidedgradcam`, `inputxgradient`, `integratedgradients`,
+ * `occlusion`), optionally wrapped in SESS.
  *
  * @example
  * ```ts
@@ -58,6 +70,16 @@ export function methodByName(name: string, opts: MethodChoice = {}): SaliencyMet
       m = maskingModel(opts.masker, { onProgress });
       break;
     case 'perturbation': m = meaningfulPerturbation({ seed, onProgress }); break;
+    case 'gradcam++': m = gradCamPlusPlus({ layer, onProgress }); break;
+    case 'xgradcam': m = xGradCam({ layer, onProgress }); break;
+    case 'layercam': m = layerCam({ layer, onProgress }); break;
+    case 'hirescam': m = hiResCam({ layer, onProgress }); break;
+    case 'eigencam': m = eigenCam({ layer, onProgress }); break;
+    case 'ablationcam': m = ablationCam({ layer, onProgress }); break;
+    case 'guidedgradcam': m = guidedGradCam({ layer, onProgress }); break;
+    case 'inputxgradient': m = inputXGradient({ onProgress }); break;
+    case 'integratedgradients': m = integratedGradients({ seed, onProgress }); break;
+    case 'occlusion': m = occlusion({ onProgress }); break;
     default:
       throw new SaliencyError('BAD_OPTION', `Unknown method '${name}'. Choose one of: ${METHOD_NAMES.join(', ')}.`);
   }
@@ -174,7 +196,7 @@ export async function explainFile(
     image: path,
     region: opts.region ?? null,
     method: method.name,
-    layer: ['gradcam', 'groupcam', 'scorecam'].includes(opts.method) ? classifier.at(opts.layer ?? 'auto').name : null,
+    layer: CAM_METHOD_NAMES.includes(opts.method) ? classifier.at(opts.layer ?? 'auto').name : null,
     target: { index: target, name: name(target), probability: p[target] },
     top: order.slice(0, opts.topK ?? 3).map(([v, i]) => ({ index: i, name: name(i), probability: v })),
     peak,
