@@ -23,7 +23,7 @@ export const DEMO_METHODS: readonly string[] = METHOD_NAMES.filter((m) => m !== 
 export const USAGE = `usage:
   saliency explain <image...> [--method ${METHOD_NAMES.join('|')}]... [--target N|top] [--layer NAME]
                               [--sess] [--seed N] [--masks N] [--out DIR]
-                              [--backend tensorflow-gpu|tensorflow|wasm|cpu]
+                              [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet] [--box x,y,w,h]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
@@ -64,6 +64,9 @@ function parseTarget(s: string | undefined): number | 'top' {
 
 function describeBackend(b: BackendChoice): string[] {
   const lines = [`backend: ${b.name} (via ${b.via})`];
+  if (b.name === 'webgpu' && b.adapter != null) {
+    lines.push(`  adapter ${b.adapter.name} (${b.adapter.description || b.adapter.device})${b.adapter.isCpu ? ', a CPU device' : ''}`);
+  }
   for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
   if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels added for this backend: ${b.bridgedKernels.join(', ')}`);
   return lines;
