@@ -1,11 +1,12 @@
 /**
- * `@saliency/node` — the Node.js side: backend choice (CUDA → native → wasm → cpu),
+ * `@saliency/node` — the Node.js side: backend choice (CUDA → WebGPU → native → wasm → cpu),
  * image files in and out, the bundled pretrained models, and the `saliency` CLI.
  *
  * @packageDocumentation
  * @module @saliency/node
  */
 export * from './backend.js';
+export { describeWebGpuAdapter, LAVAPIPE_INSTALL_COMMAND, type WebGpuAdapter } from './webgpu_backend.js';
 export * from './image_io.js';
 export * from './file_handler.js';
 export * from './explain_files.js';
