@@ -24,9 +24,10 @@ const VITE_NODE = join(ROOT, 'node_modules/vite-node/vite-node.mjs');
 /** The cpu reference and lavapipe on MobileNetV2 take minutes on a busy 2-core machine. */
 const SLOW = 1_800_000;
 /**
- * Input-gradient maps of MobileNetV2 (vanilla, guided): a float32 gradient through ~150 kernels
- * summed in another order; measured max |Δ| INPUT_GRADIENT_MEASURED (Spearman 0.999999). Every
- * other map and the metric must agree to 1e-4.
+ * The vanilla-gradient map of MobileNetV2 (max |∂logit/∂x| over channels: a float32 gradient
+ * through ~150 kernels, summed in another order on each backend) differs by up to 8.9e-4
+ * (Spearman 0.999999) in the measured run; guided backprop's, 3e-7. Every other map and the
+ * metric must agree to 1e-4.
  */
 const INPUT_GRADIENT_TOL = 2e-3;
 
@@ -136,7 +137,7 @@ describe('the maps on webgpu (lavapipe) equal the cpu backend, on the real model
     ['face', 'Grad-CAM'], ['face', 'vanilla gradient'], ['face', 'guided backprop'], ['face', 'RISE (N = 32)'], ['face', 'SESS(Grad-CAM)'],
     ['MobileNetV2', 'Grad-CAM'], ['MobileNetV2', 'vanilla gradient'], ['MobileNetV2', 'guided backprop'], ['MobileNetV2', 'RISE (N = 32)'],
     ['MobileNetV2', 'SESS(Grad-CAM)'], ['face', 'insertion/deletion curves'],
-  ])('%s %s: max |Δ| ≤ 1e-4 (input gradients of MobileNetV2: see INPUT_GRADIENT_TOL), Spearman ≥ 0.999', (model, what) => {
+  ])('%s %s: max |Δ| ≤ 1e-4 (MobileNetV2's vanilla gradient: INPUT_GRADIENT_TOL), Spearman ≥ 0.999', (model, what) => {
     const label = `${model} ${what}`;
     const i = result.labels.indexOf(label);
     expect(i, label).toBeGreaterThanOrEqual(0);
@@ -148,7 +149,7 @@ describe('the maps on webgpu (lavapipe) equal the cpu backend, on the real model
     for (let k = 0; k < a.length; k++) d = Math.max(d, Math.abs(a[k] - b[k]));
     const rho = spearman(a, b);
     console.log(`${label}: webgpu (lavapipe) vs cpu max |Δ| ${d.toExponential(2)}, Spearman ${rho.toFixed(6)}`);
-    const inputGradient = model === 'MobileNetV2' && /vanilla|guided/.test(what);
+    const inputGradient = model === 'MobileNetV2' && what === 'vanilla gradient';
     expect(d).toBeLessThanOrEqual(inputGradient ? INPUT_GRADIENT_TOL : 1e-4);
     expect(rho).toBeGreaterThanOrEqual(0.999);
   });
