@@ -137,7 +137,7 @@ describe('the maps on webgpu (lavapipe) equal the cpu backend, on the real model
     ['face', 'Grad-CAM'], ['face', 'vanilla gradient'], ['face', 'guided backprop'], ['face', 'RISE (N = 32)'], ['face', 'SESS(Grad-CAM)'],
     ['MobileNetV2', 'Grad-CAM'], ['MobileNetV2', 'vanilla gradient'], ['MobileNetV2', 'guided backprop'], ['MobileNetV2', 'RISE (N = 32)'],
     ['MobileNetV2', 'SESS(Grad-CAM)'], ['face', 'insertion/deletion curves'],
-  ])('%s %s: max |Δ| ≤ 1e-4 (MobileNetV2's vanilla gradient: INPUT_GRADIENT_TOL), Spearman ≥ 0.999', (model, what) => {
+  ])('%s %s: max |Δ| ≤ 1e-4 (MobileNetV2 vanilla gradient: INPUT_GRADIENT_TOL), Spearman ≥ 0.999', (model, what) => {
     const label = `${model} ${what}`;
     const i = result.labels.indexOf(label);
     expect(i, label).toBeGreaterThanOrEqual(0);
