@@ -10,7 +10,7 @@
 // gradient / forward three ways: of the medians, of the minimums, and `ratioPaired`, the median
 // over rounds of gradient / forward measured back to back (the steadiest on a loaded machine).
 // The face model, ~10× cheaper, runs 3× as many rounds.
-// Usage: node bench/gradient-paths.mjs [--backend cpu|wasm] [--runs N] [--threads N] [--models mobilenet,face] [--skip-tfjs]
+// Usage: node bench/gradient-paths.mjs [--backend cpu|wasm|webgpu] [--runs N] [--threads N] [--models mobilenet,face] [--skip-tfjs]
 //   --threads N: wasm only, run the threaded wasm build with N threads (enableWasmThreads).
 //   --skip-tfjs: do not time tfjs's own gradients (they take ~15× longer).
 // Writes bench/results/gradient-paths-<backend>[-threads<N>].json.
@@ -76,8 +76,12 @@ async function timeInterleaved(fns, rounds = runs) {
   return { stats: ms.map(stats), last, raw: ms };
 }
 
-function relDiff(a, b) {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / tf.max(tf.abs(b)).dataSync()[0]);
+/** max |a − b| / max |b|, read back asynchronously (WebGPU in Node cannot read synchronously). */
+async function relDiff(a, b) {
+  const [d, m] = tf.tidy(() => [tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]);
+  const [dv, mv] = [(await d.data())[0], (await m.data())[0]];
+  tf.dispose([d, m]);
+  return dv / mv;
 }
 
 const loaded = [];
@@ -118,7 +122,7 @@ for (const l of loaded) {
   if (l.before != null) {
     r.tfjsGradient = { ms: l.before.gradient, forwardMs: l.before.forward, ratioMedian: l.before.gradient.median / l.before.forward.median };
     r.speedup = l.before.gradient.median / fast.median;
-    r.maxRelativeDifference = relDiff(last[1], l.tfjsGrad);
+    r.maxRelativeDifference = await relDiff(last[1], l.tfjsGrad);
   }
   console.log(`${l.m.name}: forward ${fwd.median.toFixed(1)} ms, fast gradient ${fast.median.toFixed(1)} ms `
     + `(ratio ${r.fastGradient.ratioMedian.toFixed(2)} of medians, ${r.fastGradient.ratioMin.toFixed(2)} of minimums, ${paired.toFixed(2)} paired)`
@@ -131,6 +135,7 @@ for (const l of loaded) {
 
 const report = {
   backend: choice.name,
+  ...(choice.name === 'webgpu' && choice.adapter != null ? { adapter: choice.adapter } : {}),
   threads: threads == null ? 1 : threads.threads,
   tfjs: tf.version_core,
   cores: cpus().length,

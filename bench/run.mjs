@@ -2,7 +2,7 @@
 // the model passes it cannot avoid, timed at full batch throughput in the same run (design.md §8).
 // Uses the BUILT packages (`npm run build` first).
 //
-// Usage: node bench/run.mjs [--quick] [--backend wasm|cpu|all] [--models face,mobilenet,digits]
+// Usage: node bench/run.mjs [--quick] [--backend wasm|cpu|webgpu|all] [--models face,mobilenet,digits]
 //                           [--methods gradient,guided,smoothgrad,gradcam,groupcam,scorecam,rise,gradcam++,…,occlusion]
 //                           [--runs N] [--cap SECONDS] [--no-sess] [--no-extras] [--tag NAME]
 // Writes bench/results/<YYYY-MM-DD>-<backend>[-quick][-NAME].json and .md. See bench/README.md.
@@ -44,7 +44,7 @@ const list = (s, known, what) => {
   return xs;
 };
 
-if (!['wasm', 'cpu', 'all'].includes(args.backend)) { console.error(`--backend must be wasm, cpu or all, got '${args.backend}'`); process.exit(2); }
+if (!['wasm', 'cpu', 'webgpu', 'all'].includes(args.backend)) { console.error(`--backend must be wasm, cpu, webgpu or all, got '${args.backend}'`); process.exit(2); }
 if (args.backend === 'all') {
   // One process per backend: models, caches and the wasm heap stay separate.
   const rest = process.argv.slice(2).filter((a, i, all) => a !== '--backend' && all[i - 1] !== '--backend' && !a.startsWith('--backend='));
@@ -67,8 +67,11 @@ const started = performance.now();
 const choice = await initBackend({ prefer: args.backend, quiet: true });
 if (choice.name !== args.backend) { console.error(`asked for backend ${args.backend}, got ${choice.name}`); process.exit(1); }
 const machine = await machineInfo(choice.name);
+// WebGPU: which adapter (a real GPU, or a CPU device such as lavapipe) the numbers are from.
+if (choice.adapter != null && choice.name === 'webgpu') machine.adapter = choice.adapter;
 console.log(`bench (${cfg.name}) on ${machine.backend}: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memGiB} GiB, load ${machine.loadStart}; ` +
-  `node ${machine.node}, tfjs ${machine.tfjs}${machine.simd == null ? '' : `, SIMD ${machine.simd}, threads ${machine.threads}`}`);
+  `node ${machine.node}, tfjs ${machine.tfjs}${machine.simd == null ? '' : `, SIMD ${machine.simd}, threads ${machine.threads}`}` +
+  `${machine.adapter == null ? '' : `, adapter ${machine.adapter.name} (${machine.adapter.description}${machine.adapter.isCpu ? ', a CPU device' : ''})`}`);
 
 const methods = list(args.methods, METHODS, 'method') ?? METHODS;
 const wanted = list(args.models, MODELS, 'model') ?? (choice.name === 'cpu' ? cfg.cpuModels : cfg.models);

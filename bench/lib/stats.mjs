@@ -144,7 +144,8 @@ export function renderMarkdown(result) {
   out.push(`# Bench ${result.date} — ${m.backend}${result.quick ? ' (quick)' : ''}`);
   out.push('');
   out.push(`${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB; load average ${m.loadStart} at start, ${m.loadEnd ?? '–'} at the end; ` +
-    `node ${m.node}, tfjs ${m.tfjs}, backend ${m.backend}${m.simd == null ? '' : `, SIMD ${m.simd ? 'on' : 'off'}`}. ` +
+    `node ${m.node}, tfjs ${m.tfjs}, backend ${m.backend}${m.simd == null ? '' : `, SIMD ${m.simd ? 'on' : 'off'}`}` +
+    `${m.adapter == null ? '' : `, WebGPU adapter ${m.adapter.name} (${m.adapter.description}${m.adapter.isCpu ? ', a CPU device' : ''})`}. ` +
     `Total ${Math.round(result.totalSeconds)} s.`);
   out.push('');
   out.push('Passes per image: **F** forward, **G** forward + backward to the input, **L** forward + backward to the CAM layer. ' +

@@ -2,7 +2,7 @@
 import { SaliencyError } from '@saliency/core';
 import { initBackend } from '@saliency/node';
 
-const choice = await initBackend({ quiet: true });   // tfjs-node-gpu → tfjs-node → wasm → cpu
+const choice = await initBackend({ quiet: true });   // tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu
 console.log(`backend: ${choice.name} (via ${choice.via})`);
 for (const s of choice.skipped) console.log(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
 if (choice.bridgedKernels.length > 0) console.log(`  gradient kernels added for ${choice.name}: ${choice.bridgedKernels.join(', ')}`);

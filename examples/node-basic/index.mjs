@@ -3,7 +3,7 @@ import { explain, gradCam } from '@saliency/core';
 import { initBackend, readImage, writeOverlayPng } from '@saliency/node';
 import { loadFaceExpressionClassifier, sampleFaces } from '@saliency/models';
 
-const backend = await initBackend({ quiet: true });                    // CUDA → native → wasm → cpu
+const backend = await initBackend({ quiet: true });                    // CUDA → WebGPU → native → wasm → cpu
 const { classifier, dispose } = await loadFaceExpressionClassifier();  // 112×112 faces in 0–255, 7 expressions
 const { path, faces } = sampleFaces()[0];                              // face-api's demo/sample1.jpg and its face boxes
 const face = await readImage(path, { region: faces[0].box, square: true }); // the first face, padded to a square

@@ -4,15 +4,17 @@ import { availableParallelism } from 'node:os';
 import { enableWasmThreads, type WasmThreadsResult } from './wasm_threads.js';
 import { chooseWasmThreads, type WasmThreadsPlan } from './wasm_threads_policy.js';
 import type { BackendChoiceOf, SkippedBackendOf } from '@saliency/core/base';
+import { loadWebGpuBackend, type WebGpuAdapter } from './webgpu_backend.js';
 
 /** A tfjs backend `initBackend` can choose, in its order of preference. */
-export type NodeBackend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type NodeBackend = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /**
    * Force one backend instead of the first that loads. If it cannot be loaded,
    * `initBackend` throws `SaliencyError` with code `BACKEND_UNAVAILABLE`.
+   * `'webgpu'` also accepts a CPU (software) adapter such as Mesa's lavapipe.
    */
   prefer?: NodeBackend;
   /**
@@ -42,6 +44,12 @@ export type SkippedBackend = SkippedBackendOf<NodeBackend>;
 export type BackendChoice = BackendChoiceOf<NodeBackend> & {
   /** How many threads the wasm backend runs and why (present when wasm was tried). */
   wasmThreads?: WasmThreadsResult;
+  /**
+   * The WebGPU adapter Dawn found (name, `GPUAdapterInfo` fields, whether it is a CPU
+   * device): set when the webgpu backend was chosen, and when it was skipped because its
+   * only adapter is a CPU device.
+   */
+  adapter?: WebGpuAdapter;
 };
 
 interface Candidate {
@@ -53,6 +61,7 @@ interface Candidate {
 
 const CANDIDATES: readonly Candidate[] = [
   { backend: 'tensorflow-gpu', pkg: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
+  { backend: 'webgpu', pkg: 'webgpu', tfName: 'webgpu' },
   { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
   { backend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
   { backend: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', tfName: 'cpu' },
@@ -167,10 +176,13 @@ async function actualWasmThreads(r: WasmThreadsResult): Promise<WasmThreadsResul
 /**
  * Chooses and activates the fastest tfjs backend that works in this Node.js
  * process, in this order: `@tensorflow/tfjs-node-gpu` (CUDA) →
- * `@tensorflow/tfjs-node` → `@tensorflow/tfjs-backend-wasm` (SIMD) →
- * `@tensorflow/tfjs-backend-cpu`. Each is an optional peer loaded with a
- * dynamic `import()`; a package that is missing or broken is skipped with its
- * reason, and its success is confirmed with `tf.setBackend`.
+ * `@tensorflow/tfjs-backend-webgpu` over Dawn (the optional `webgpu` package: any GPU
+ * with a Vulkan driver, no native build) → `@tensorflow/tfjs-node` →
+ * `@tensorflow/tfjs-backend-wasm` (SIMD) → `@tensorflow/tfjs-backend-cpu`. Each is an
+ * optional package loaded with a dynamic `import()`; a package that is missing or broken
+ * is skipped with its reason, and its success is confirmed with `tf.setBackend`.
+ * WebGPU is skipped when Dawn's adapter is a CPU device (lavapipe, SwiftShader), which is
+ * slower than wasm, unless `prefer: 'webgpu'`; `adapter` in the result names it.
  *
  * The cpu backend is always imported too: on wasm, the gradient kernels wasm
  * lacks are registered (`bridgeMissingKernels('wasm')`, built from wasm's own
@@ -219,8 +231,19 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const candidates = prefer != null ? CANDIDATES.filter((c) => c.backend === prefer) : CANDIDATES;
   const skipped: SkippedBackend[] = [];
   let threads: WasmThreadsResult | undefined;
+  let adapter: WebGpuAdapter | undefined;
   for (const c of candidates) {
     if (c.backend === 'wasm' && threads == null) threads = await startWasmThreads(plan);
+    if (c.backend === 'webgpu') {
+      const w = await loadWebGpuBackend({ allowCpuAdapter: prefer === 'webgpu', importOptional, importFailure: skipReason });
+      if (w.adapter != null) adapter = w.adapter;
+      if (w.reason != null) {
+        skipped.push({ backend: c.backend, package: c.pkg, reason: w.reason });
+        continue;
+      }
+      if (quiet) silenceCpuAdvice();
+      return { name: tf.getBackend(), via: c.pkg, skipped, bridgedKernels: w.bridgedKernels, adapter: w.adapter };
+    }
     const reason = c.backend === 'cpu' && cpuError != null ? skipReason(cpuError, c.pkg) : await tryCandidate(c);
     if (reason != null) {
       skipped.push({ backend: c.backend, package: c.pkg, reason });
@@ -231,7 +254,10 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     if (c.tfName === 'wasm') registerFastBackwardKernels('wasm');
     if (c.tfName === 'wasm' && threads != null) threads = await actualWasmThreads(threads);
     if (quiet) silenceCpuAdvice();
-    return { name: tf.getBackend(), via: c.pkg, skipped, bridgedKernels: bridged, ...(threads != null ? { wasmThreads: threads } : {}) };
+    return {
+      name: tf.getBackend(), via: c.pkg, skipped, bridgedKernels: bridged,
+      ...(threads != null ? { wasmThreads: threads } : {}), ...(adapter != null ? { adapter } : {}),
+    };
   }
   const tried = skipped.map((s) => `[${s.backend} via ${s.package}: ${s.reason}]`).join(' ');
   if (prefer != null) {

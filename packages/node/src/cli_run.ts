@@ -25,7 +25,7 @@ export const DEMO_METHODS: readonly string[] = METHOD_NAMES.filter((m) => m !== 
 export const USAGE = `usage:
   saliency explain <image...> [--method ${METHOD_NAMES.join('|')}]... [--target N|top] [--layer NAME]
                               [--sess] [--seed N] [--masks N] [--out DIR]
-                              [--backend tensorflow-gpu|tensorflow|wasm|cpu]
+                              [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet|digits|<dir>|<model.json>] [--box x,y,w,h]
                               [--images <dir|glob>] [--dataset voc:<dir>|coco:<instances.json>,<image dir>]
                               [--class-map <json>] [--split NAME]
@@ -100,6 +100,9 @@ async function ensureWritableDir(dir: string, flag = '--out'): Promise<void> {
 
 function describeBackend(b: BackendChoice): string[] {
   const lines = [`backend: ${b.name} (via ${b.via})`];
+  if (b.name === 'webgpu' && b.adapter != null) {
+    lines.push(`  adapter ${b.adapter.name} (${b.adapter.description || b.adapter.device})${b.adapter.isCpu ? ', a CPU device' : ''}`);
+  }
   for (const s of b.skipped) lines.push(`  skipped ${s.backend} (${s.package}): ${s.reason}`);
   if (b.bridgedKernels.length > 0) lines.push(`  gradient kernels added for this backend: ${b.bridgedKernels.join(', ')}`);
   if (b.name === 'wasm' && b.wasmThreads != null) lines.push(`  wasm threads: ${b.wasmThreads.threads} (${b.wasmThreads.reason})`);

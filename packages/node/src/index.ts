@@ -1,5 +1,5 @@
 /**
- * `@saliency/node` — the Node.js side: backend choice (CUDA → native → wasm → cpu), image
+ * `@saliency/node` — the Node.js side: backend choice (CUDA → WebGPU → native → wasm → cpu), image
  * files in and out, model files, and the `saliency` CLI. The pretrained models and sample
  * images are `@saliency/models`; the evaluation suite, generated data sets and masker training
  * are `@saliency/eval` (the CLI loads them when a command needs them).
@@ -8,6 +8,7 @@
  * @module @saliency/node
  */
 export * from './backend.js';
+export { describeWebGpuAdapter, LAVAPIPE_INSTALL_COMMAND, type WebGpuAdapter } from './webgpu_backend.js';
 export * from './image_io.js';
 export * from './file_handler.js';
 export * from './explain_files.js';
