@@ -3,6 +3,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 
 type Layer = LayersModel['layers'][number];
 import { SaliencyError } from '../errors.js';
+import type { BatchNormFold } from './fold_batch_norm.js';
 
 /** A concrete value for a symbolic tensor of a layers model. */
 export type Feeds = Map<number, tf.Tensor>;
@@ -30,11 +31,14 @@ export function softmaxActivationOf(layer: Layer): ActivationLike | null {
  * Call inside `tf.tidy`; intermediate tensors are not disposed here.
  *
  * @param stripSoftmaxOf - a layer whose softmax activation is replaced by the identity (to read logits).
+ * @param folds - batch-norm layers computed from their convolution's input in one fused kernel
+ *   (used unless the convolution's own output is fed or already computed).
  */
 export function evaluateLayers(
   fetches: readonly SymbolicTensor[],
   feeds: Feeds,
   stripSoftmaxOf: Layer | null = null,
+  folds: ReadonlyMap<Layer, BatchNormFold> | null = null,
 ): tf.Tensor[] {
   const values = new Map(feeds);
   const run = (target: SymbolicTensor): tf.Tensor => {
@@ -44,6 +48,12 @@ export function evaluateLayers(
     const node = layer.inboundNodes[target.nodeIndex];
     if (node == null || node.inputTensors.length === 0) {
       throw new Error(`@saliency: no value fed for the model input '${target.name}'.`);
+    }
+    const fold = folds?.get(layer);
+    if (fold != null && !node.inputTensors.some((t) => values.has(t.id))) {
+      const folded = fold.apply(run(fold.input));
+      node.outputTensors.forEach((st) => values.set(st.id, folded));
+      return folded;
     }
     const inputs = node.inputTensors.map(run);
     const kwargs = { ...(node.callArgs ?? {}), training: false };
