@@ -62,7 +62,7 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
     model.layers
       .map((layer) => ({ name: layer.name, out: outputOf(layer) }))
       .filter((e): e is { name: string; out: SymbolicTensor } => e.out != null && e.out.rank === 4 && e.out !== input);
-  const at = (name: string): LayerAccess => {
+  const resolve = (name: string): { name: string; out: SymbolicTensor } => {
     const candidates = spatial();
     let chosen: { name: string; out: SymbolicTensor } | undefined;
     if (name === 'auto') {
@@ -79,6 +79,10 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
       }
       chosen = { name, out };
     }
+    return chosen;
+  };
+  const at = (name: string): LayerAccess => {
+    const chosen = resolve(name);
     const target = chosen.out;
     return {
       name: chosen.name,
@@ -95,6 +99,10 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
       outputsAre: 'logits',
       forward: (x) => tf.tidy(() => evaluateLayers([output], new Map([[input.id, x]]), strip, folds)[0] as tf.Tensor2D),
       at,
+      layerFeatures: (layers, x) => {
+        const targets = layers.map((l) => resolve(l).out);
+        return tf.tidy(() => evaluateLayers(targets, new Map([[input.id, x]]), null, folds) as tf.Tensor4D[]);
+      },
       layerNames: () => spatial().map((c) => c.name),
     },
     opts,
