@@ -282,7 +282,8 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
       : conv2dSame(x, w(name) as tf.Tensor4D);
   /**
    * Inference: conv → batch-norm (running statistics) → ReLU as ONE fused convolution whose
-   * weights and bias fold the batch-norm in (ReLU commutes with the pixel shuffle that may follow).
+   * weights and bias fold the batch-norm in (ReLU commutes with the pixel shuffle that may follow;
+   * the shuffle stays a reshape + transpose: wasm's DepthToSpace kernel measured ~20× slower).
    */
   const conv3BnRelu = (x: tf.Tensor4D, name: string, bn: string): tf.Tensor4D => {
     const p = bnParams(bn);
@@ -319,7 +320,7 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
         config.upsamplerChannels.forEach((_, j) => {
           let up = training
             ? tf.relu(pixelShuffle2(batchNorm(conv3(flow, `up${j}/conv`), bnParams(`up${j}/bn_up`), true, collect)))
-            : (tf.depthToSpace(conv3BnRelu(flow, `up${j}/conv`, `up${j}/bn_up`), 2) as tf.Tensor4D); // = pixelShuffle2, one kernel
+            : pixelShuffle2(conv3BnRelu(flow, `up${j}/conv`, `up${j}/bn_up`));
           const bridge = bridges[j];
           if (bridge != null) up = resizeFeatures(up, bridge);
           const joined = tf.concat([up, features[L - 2 - j]], 3) as tf.Tensor4D;
