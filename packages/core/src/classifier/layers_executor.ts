@@ -41,6 +41,7 @@ export function evaluateLayers(
   folds: ReadonlyMap<Layer, BatchNormFold> | null = null,
 ): tf.Tensor[] {
   const values = new Map(feeds);
+  const release = releaser(fetches, feeds, values);
   const run = (target: SymbolicTensor): tf.Tensor => {
     const known = values.get(target.id);
     if (known != null) return known;
@@ -53,6 +54,7 @@ export function evaluateLayers(
     if (fold != null && !node.inputTensors.some((t) => values.has(t.id))) {
       const folded = fold.apply(run(fold.input));
       node.outputTensors.forEach((st) => values.set(st.id, folded));
+      release?.([fold.input, ...node.inputTensors]);
       return folded;
     }
     const inputs = node.inputTensors.map(run);
@@ -72,11 +74,51 @@ export function evaluateLayers(
     }
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((st, i) => values.set(st.id, outs[i]));
+    release?.(node.inputTensors);
     const value = values.get(target.id);
     if (value == null) throw new Error(`@saliency: layer '${layer.name}' did not produce '${target.name}'.`);
     return value;
   };
   return fetches.map(run);
+}
+
+/**
+ * Outside a gradient tape, a function that frees each intermediate value after its last
+ * consumer (fed and fetched values are kept); null under a tape, which needs them all.
+ * A consumer is any inbound node of any layer that reads the tensor; nodes that are never
+ * evaluated keep their inputs alive until the caller's `tf.tidy` ends, as before.
+ */
+function releaser(fetches: readonly SymbolicTensor[], feeds: Feeds, values: Map<number, tf.Tensor>): ((used: readonly SymbolicTensor[]) => void) | null {
+  if ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0) return null;
+  const keep = new Set<number>([...feeds.keys(), ...fetches.map((f) => f.id)]);
+  const remaining = new Map<number, number>();
+  const seen = new Set<unknown>();
+  const visit = (t: SymbolicTensor): void => {
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (node == null || seen.has(node)) return;
+    seen.add(node);
+    for (const i of node.inputTensors) {
+      remaining.set(i.id, (remaining.get(i.id) ?? 0) + 1);
+      visit(i);
+    }
+  };
+  fetches.forEach(visit);
+  const freed = new Set<unknown>();
+  return (used) => {
+    for (const t of used) {
+      const left = (remaining.get(t.id) ?? 1) - 1;
+      remaining.set(t.id, left);
+      if (left > 0 || keep.has(t.id)) continue;
+      const v = values.get(t.id);
+      if (v == null || freed.has(v)) continue;
+      // A layer may return its input itself (e.g. inference-mode Dropout): free only unshared values.
+      let shared = false;
+      for (const [id, other] of values) if (other === v && id !== t.id && (keep.has(id) || (remaining.get(id) ?? 0) > 0)) shared = true;
+      if (shared) continue;
+      freed.add(v);
+      v.dispose();
+    }
+  };
 }
 
 /** The model's single input and output symbolic tensors (multi-input/-output models are rejected). */
