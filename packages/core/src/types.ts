@@ -58,6 +58,13 @@ export interface Classifier {
    * constant CAM). Throws `UNKNOWN_LAYER` / `LAYER_NOT_4D`.
    */
   at(layer: string): LayerAccess;
+  /**
+   * Activations of several layers (names as `at()` takes them, `'auto'` included) for
+   * already-preprocessed images, from ONE forward pass: what `layers.map((l) =>
+   * at(l).features(x))` gives, without running the shared part of the model once per layer.
+   * Absent on classifiers that cannot share the pass; use `at()` then.
+   */
+  layerFeatures?(layers: readonly string[], x: tf.Tensor4D): tf.Tensor4D[];
   /** Names of the layers `at()` accepts whose outputs are 4-D, in order. */
   layerNames(): string[];
 }

@@ -129,6 +129,17 @@ export function fromGraphModel(model: GraphModelLike, opts: ClassifierOptions = 
       outputsAre: 'logits',
       forward,
       at,
+      layerFeatures: (layers, x) => {
+        const names = layers.map((l) => at(l).name);
+        return tf.tidy(() => {
+          const outs = model.execute({ [inputName]: x }, names);
+          const arr = Array.isArray(outs) ? outs : [outs];
+          arr.forEach((f, i) => {
+            if (f.rank !== 4) throw new SaliencyError('LAYER_NOT_4D', `Node '${names[i]}' outputs rank ${f.rank}, not [N, h, w, k]. Pick one of: ${spatial().join(', ')}.`);
+          });
+          return arr as tf.Tensor4D[];
+        });
+      },
       layerNames: spatial,
     },
     opts,

@@ -4,6 +4,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 type Layer = LayersModel['layers'][number];
 import { SaliencyError } from '../errors.js';
 import type { Classifier, LayerAccess } from '../types.js';
+import { batchNormFolds, type BatchNormFold } from './fold_batch_norm.js';
 import { evaluateLayers, singleIO, softmaxActivationOf } from './layers_executor.js';
 import { makeClassifier, unknownLayer } from './make_classifier.js';
 import type { ClassifierOptions } from './options.js';
@@ -18,9 +19,28 @@ function outputOf(layer: Layer): SymbolicTensor | null {
 }
 
 /**
+ * The model's batch-norm folds (see {@link batchNormFolds}), or null when it has none.
+ * Their weights live as long as the model: `model.dispose()` frees them too.
+ */
+function foldsOwnedBy(model: LayersModel): ReadonlyMap<Layer, BatchNormFold> | null {
+  const owned = batchNormFolds(model);
+  if (owned.folds.size === 0) return null;
+  const dispose = model.dispose.bind(model);
+  model.dispose = () => {
+    owned.dispose();
+    return dispose();
+  };
+  return owned.folds;
+}
+
+/**
  * Wraps a tfjs-layers model (functional or sequential) as a {@link Classifier}.
  * The model runs in inference mode. `at(name)` feeds the named layer's output
  * back into the model's own graph, so skip connections around it stay correct.
+ *
+ * By default every batch-norm that follows a linear convolution is folded into
+ * it for forward passes (`foldBatchNorm`, see {@link ClassifierOptions}): the
+ * classifier keeps two tensors per fold, freed by `model.dispose()`.
  *
  * @example
  * ```ts
@@ -37,11 +57,12 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
   }
   const lastLayer = output.sourceLayer;
   const strip = (opts.outputs ?? 'auto') === 'auto' && softmaxActivationOf(lastLayer) != null ? lastLayer : null;
+  const folds = opts.foldBatchNorm === false ? null : foldsOwnedBy(model);
   const spatial = (): { name: string; out: SymbolicTensor }[] =>
     model.layers
       .map((layer) => ({ name: layer.name, out: outputOf(layer) }))
       .filter((e): e is { name: string; out: SymbolicTensor } => e.out != null && e.out.rank === 4 && e.out !== input);
-  const at = (name: string): LayerAccess => {
+  const resolve = (name: string): { name: string; out: SymbolicTensor } => {
     const candidates = spatial();
     let chosen: { name: string; out: SymbolicTensor } | undefined;
     if (name === 'auto') {
@@ -58,12 +79,16 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
       }
       chosen = { name, out };
     }
+    return chosen;
+  };
+  const at = (name: string): LayerAccess => {
+    const chosen = resolve(name);
     const target = chosen.out;
     return {
       name: chosen.name,
-      features: (x) => tf.tidy(() => evaluateLayers([target], new Map([[input.id, x]]))[0] as tf.Tensor4D),
+      features: (x) => tf.tidy(() => evaluateLayers([target], new Map([[input.id, x]]), null, folds)[0] as tf.Tensor4D),
       head: (features, x) =>
-        tf.tidy(() => evaluateLayers([output], new Map([[input.id, x], [target.id, features]]), strip)[0] as tf.Tensor2D),
+        tf.tidy(() => evaluateLayers([output], new Map([[input.id, x], [target.id, features]]), strip, folds)[0] as tf.Tensor2D),
     };
   };
   return makeClassifier(
@@ -72,8 +97,12 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
       channels: inShape[3] ?? null,
       numClasses: outShape[outShape.length - 1] ?? null,
       outputsAre: 'logits',
-      forward: (x) => tf.tidy(() => evaluateLayers([output], new Map([[input.id, x]]), strip)[0] as tf.Tensor2D),
+      forward: (x) => tf.tidy(() => evaluateLayers([output], new Map([[input.id, x]]), strip, folds)[0] as tf.Tensor2D),
       at,
+      layerFeatures: (layers, x) => {
+        const targets = layers.map((l) => resolve(l).out);
+        return tf.tidy(() => evaluateLayers(targets, new Map([[input.id, x]]), null, folds) as tf.Tensor4D[]);
+      },
       layerNames: () => spatial().map((c) => c.name),
     },
     opts,

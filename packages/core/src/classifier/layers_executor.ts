@@ -3,6 +3,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 
 type Layer = LayersModel['layers'][number];
 import { SaliencyError } from '../errors.js';
+import type { BatchNormFold } from './fold_batch_norm.js';
 
 /** A concrete value for a symbolic tensor of a layers model. */
 export type Feeds = Map<number, tf.Tensor>;
@@ -20,30 +21,6 @@ export function softmaxActivationOf(layer: Layer): ActivationLike | null {
   return act != null && typeof act.getClassName === 'function' && act.getClassName() === 'softmax' ? act : null;
 }
 
-type LayerNode = Layer['inboundNodes'][number];
-
-/**
- * How many times each symbolic tensor is read by the layer calls needed to compute
- * `fetches` from `feeds` (keyed by symbolic tensor id).
- */
-function consumerCounts(fetches: readonly SymbolicTensor[], feeds: Feeds): Map<number, number> {
-  const counts = new Map<number, number>();
-  const seen = new Set<LayerNode>();
-  const stack = [...fetches];
-  while (stack.length > 0) {
-    const t = stack.pop() as SymbolicTensor;
-    if (feeds.has(t.id)) continue;
-    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
-    if (node == null || seen.has(node)) continue;
-    seen.add(node);
-    for (const input of node.inputTensors) {
-      counts.set(input.id, (counts.get(input.id) ?? 0) + 1);
-      stack.push(input);
-    }
-  }
-  return counts;
-}
-
 /**
  * Evaluates symbolic tensors of a layers model from concrete feeds, walking the
  * model's own graph (each layer applied to its recorded inputs with its recorded
@@ -51,33 +28,20 @@ function consumerCounts(fetches: readonly SymbolicTensor[], feeds: Feeds): Map<n
  * everything downstream use it, while branches that skip past it are computed
  * from the other feeds — so skip connections stay correct.
  *
- * Like tfjs-layers' own executor (`model.predict`), each intermediate tensor is
- * disposed as soon as the last layer that reads it has run, so the peak memory is
- * that of `model.predict`, not the sum of every activation (3.3× more on
- * MobileNetV2, and slower on wasm: fresh memory on every layer). Inside `tf.grad`
- * this is safe: the tape keeps its own copies of what the backward pass needs.
- * Feeds and fetches are never disposed here; call inside `tf.tidy`.
+ * Call inside `tf.tidy`; intermediate tensors are not disposed here.
  *
  * @param stripSoftmaxOf - a layer whose softmax activation is replaced by the identity (to read logits).
+ * @param folds - batch-norm layers computed from their convolution's input in one fused kernel
+ *   (used unless the convolution's own output is fed or already computed).
  */
 export function evaluateLayers(
   fetches: readonly SymbolicTensor[],
   feeds: Feeds,
   stripSoftmaxOf: Layer | null = null,
+  folds: ReadonlyMap<Layer, BatchNormFold> | null = null,
 ): tf.Tensor[] {
   const values = new Map(feeds);
-  const remaining = consumerCounts(fetches, feeds);
-  const kept = new Set<number>([...feeds.keys(), ...fetches.map((f) => f.id)]);
-  /** Disposes the value of `st` once nothing else needs it. */
-  const release = (st: SymbolicTensor, liveOutputs: readonly tf.Tensor[]): void => {
-    if (kept.has(st.id) || (remaining.get(st.id) ?? 0) > 0 || st.sourceLayer.stateful === true) return;
-    const value = values.get(st.id);
-    if (value == null || value.isDisposed) return;
-    values.delete(st.id);
-    // tfjs-layers clones outputs that are inputs, but never free a tensor still held elsewhere.
-    for (const v of values.values()) if (v === value) return;
-    if (!liveOutputs.includes(value)) value.dispose();
-  };
+  const release = releaser(fetches, feeds, values);
   const run = (target: SymbolicTensor): tf.Tensor => {
     const known = values.get(target.id);
     if (known != null) return known;
@@ -85,6 +49,13 @@ export function evaluateLayers(
     const node = layer.inboundNodes[target.nodeIndex];
     if (node == null || node.inputTensors.length === 0) {
       throw new Error(`@saliency: no value fed for the model input '${target.name}'.`);
+    }
+    const fold = folds?.get(layer);
+    if (fold != null && !node.inputTensors.some((t) => values.has(t.id))) {
+      const folded = fold.apply(run(fold.input));
+      node.outputTensors.forEach((st) => values.set(st.id, folded));
+      release?.([fold.input, ...node.inputTensors]);
+      return folded;
     }
     const inputs = node.inputTensors.map(run);
     const kwargs = { ...(node.callArgs ?? {}), training: false };
@@ -103,17 +74,51 @@ export function evaluateLayers(
     }
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((st, i) => values.set(st.id, outs[i]));
+    release?.(node.inputTensors);
     const value = values.get(target.id);
     if (value == null) throw new Error(`@saliency: layer '${layer.name}' did not produce '${target.name}'.`);
-    for (const input of node.inputTensors) {
-      remaining.set(input.id, (remaining.get(input.id) ?? 0) - 1);
-      release(input, outs);
-    }
-    // Outputs of this call that nothing will read (other outputs of a multi-output layer).
-    for (const st of node.outputTensors) if (st.id !== target.id) release(st, [value]);
     return value;
   };
   return fetches.map(run);
+}
+
+/**
+ * Outside a gradient tape, a function that frees each intermediate value after its last
+ * consumer (fed and fetched values are kept); null under a tape, which needs them all.
+ * A consumer is any inbound node of any layer that reads the tensor; nodes that are never
+ * evaluated keep their inputs alive until the caller's `tf.tidy` ends, as before.
+ */
+function releaser(fetches: readonly SymbolicTensor[], feeds: Feeds, values: Map<number, tf.Tensor>): ((used: readonly SymbolicTensor[]) => void) | null {
+  if ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0) return null;
+  const keep = new Set<number>([...feeds.keys(), ...fetches.map((f) => f.id)]);
+  const remaining = new Map<number, number>();
+  const seen = new Set<unknown>();
+  const visit = (t: SymbolicTensor): void => {
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (node == null || seen.has(node)) return;
+    seen.add(node);
+    for (const i of node.inputTensors) {
+      remaining.set(i.id, (remaining.get(i.id) ?? 0) + 1);
+      visit(i);
+    }
+  };
+  fetches.forEach(visit);
+  const freed = new Set<unknown>();
+  return (used) => {
+    for (const t of used) {
+      const left = (remaining.get(t.id) ?? 1) - 1;
+      remaining.set(t.id, left);
+      if (left > 0 || keep.has(t.id)) continue;
+      const v = values.get(t.id);
+      if (v == null || freed.has(v)) continue;
+      // A layer may return its input itself (e.g. inference-mode Dropout): free only unshared values.
+      let shared = false;
+      for (const [id, other] of values) if (other === v && id !== t.id && (keep.has(id) || (remaining.get(id) ?? 0) > 0)) shared = true;
+      if (shared) continue;
+      freed.add(v);
+      v.dispose();
+    }
+  };
 }
 
 /** The model's single input and output symbolic tensors (multi-input/-output models are rejected). */

@@ -13,6 +13,8 @@ export interface ClassifierParts {
   forward(x: tf.Tensor4D): tf.Tensor2D;
   outputsAre: 'logits' | 'probabilities';
   at(layer: string): LayerAccess;
+  /** Activations of several layers from one forward pass (optional). */
+  layerFeatures?(layers: readonly string[], x: tf.Tensor4D): tf.Tensor4D[];
   layerNames(): string[];
 }
 
@@ -53,6 +55,7 @@ export function makeClassifier(parts: ClassifierParts, opts: ClassifierOptions):
       const access = parts.at(layer);
       return { name: access.name, features: access.features, head: (f, x) => toLogits(access.head(f, x)) };
     },
+    ...(parts.layerFeatures != null ? { layerFeatures: parts.layerFeatures } : {}),
     layerNames: () => parts.layerNames(),
   };
 }

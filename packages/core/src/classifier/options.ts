@@ -19,4 +19,13 @@ export interface ClassifierOptions {
    * - `'probabilities'`: softmax outputs; the wrapper uses their log as logits (equal up to a per-image constant).
    */
   outputs?: 'auto' | 'logits' | 'probabilities';
+  /**
+   * Layers models: fold each inference-mode `BatchNormalization` into the `Conv2D` or
+   * `DepthwiseConv2D` before it, so a forward pass runs one fused kernel instead of two
+   * (default `true`; only pairs where the fold is exact are folded: the convolution is
+   * linear, channels last, and its output feeds nothing but the batch-norm). Outputs,
+   * features and input gradients are those of the unfolded model up to float rounding.
+   * Graph models are folded by the converter already; other wrappers ignore this.
+   */
+  foldBatchNorm?: boolean;
 }
