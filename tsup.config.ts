@@ -28,9 +28,12 @@ for (const file of Object.values(pkg.bin ?? {})) {
   entry[name] = `src/${name}.ts`;
 }
 
+// @saliency/core's facade bundles @saliency/methods and @saliency/sess (they depend on
+// @saliency/core/base, so depending on them back would make a package cycle); every other
+// package keeps its @saliency imports as imports of the installed packages.
 const external = [
   /^@tensorflow\//,
-  /^@saliency\//,
+  pkg.name === '@saliency/core' ? /^@saliency\/core(\/|$)/ : /^@saliency\//,
   ...Object.keys(pkg.dependencies ?? {}),
   ...Object.keys(pkg.optionalDependencies ?? {}),
 ];

@@ -12,6 +12,8 @@
  * - `BACKEND_UNAVAILABLE`: the requested tfjs backend cannot be loaded here.
  * - `BAD_OPTION`: an option has a value outside its documented range.
  * - `ABORTED`: the caller's `AbortSignal` fired.
+ * - `MISSING_PACKAGE`: an optional `@saliency` package (bundled models, the evaluation suite) is
+ *   not installed; the message names the package to install.
  */
 export type SaliencyErrorCode =
   | 'BAD_RANK'
@@ -24,10 +26,23 @@ export type SaliencyErrorCode =
   | 'IMAGE_TOO_SMALL'
   | 'BACKEND_UNAVAILABLE'
   | 'BAD_OPTION'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'MISSING_PACKAGE';
+
+/**
+ * The brand every {@link SaliencyError} carries. `Symbol.for` gives the same symbol in every copy
+ * of this module, so the ESM and the CommonJS builds of `@saliency/core` (loaded side by side by
+ * `import` and `require()`) recognise each other's errors.
+ */
+const SALIENCY_ERROR = Symbol.for('@saliency/core:SaliencyError');
 
 /**
  * The one error class of `@saliency`. Check `err.code` rather than the message.
+ *
+ * `instanceof SaliencyError` is true for an error thrown by any copy of the library — the ESM
+ * build (`import`), the CommonJS build (`require()`) or a second installed copy — because the
+ * check looks for a brand registered with `Symbol.for`, not for one class object.
+ * {@link isSaliencyError} is the same test as a function.
  *
  * @example
  * ```ts
@@ -47,5 +62,36 @@ export class SaliencyError extends Error {
     super(message);
     this.name = 'SaliencyError';
     this.code = code;
+    Object.defineProperty(this, SALIENCY_ERROR, { value: true });
   }
+
+  /**
+   * True for any error made by a `SaliencyError` constructor, whichever copy of `@saliency/core`
+   * (ESM, CommonJS, or another install) made it.
+   *
+   * @param value - anything.
+   * @returns whether `value` is a `SaliencyError`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isSaliencyError(value);
+  }
+}
+
+/**
+ * Whether `value` is a {@link SaliencyError} from any copy of `@saliency/core` — its ESM build,
+ * its CommonJS build, or a second install — so a program that mixes `import` and `require()`
+ * still recognises the library's errors. Same as `value instanceof SaliencyError`.
+ *
+ * @example
+ * ```ts
+ * const { isSaliencyError } = require('@saliency/core');
+ * try { await explain(gradCam(), classifier, image); }
+ * catch (e) { if (isSaliencyError(e) && e.code === 'ABORTED') return; throw e; }
+ * ```
+ *
+ * @param value - anything, usually a caught error.
+ * @returns whether it is a `SaliencyError`.
+ */
+export function isSaliencyError(value: unknown): value is SaliencyError {
+  return typeof value === 'object' && value !== null && (value as { [SALIENCY_ERROR]?: unknown })[SALIENCY_ERROR] === true;
 }
