@@ -14,6 +14,8 @@
  * - `ABORTED`: the caller's `AbortSignal` fired.
  * - `MISSING_PACKAGE`: an optional `@saliency` package (bundled models, the evaluation suite) is
  *   not installed; the message names the package to install.
+ * - `QUEUE_UNREACHABLE`: no Redis answers at a `--queue` URL.
+ * - `WORKER_FAILED`: worker processes of a local fan-out exit before they can take work.
  */
 export type SaliencyErrorCode =
   | 'BAD_RANK'
@@ -27,7 +29,9 @@ export type SaliencyErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'BAD_OPTION'
   | 'ABORTED'
-  | 'MISSING_PACKAGE';
+  | 'MISSING_PACKAGE'
+  | 'QUEUE_UNREACHABLE'
+  | 'WORKER_FAILED';
 
 /**
  * The brand every {@link SaliencyError} carries. `Symbol.for` gives the same symbol in every copy

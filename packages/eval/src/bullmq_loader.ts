@@ -10,13 +10,12 @@ function missing(e: unknown, name: string): boolean {
 }
 
 /**
- * BullMQ, imported only when a run uses `--queue` (it and its Redis client `ioredis` are optional
- * dependencies: a local run needs neither).
+ * Checks that the packages `--queue` needs can be imported.
  *
- * @throws SaliencyError `MISSING_PACKAGE` with the install command when either is absent.
+ * @throws SaliencyError `MISSING_PACKAGE` naming the first missing one, with the install command.
  */
-export async function loadBullmq(): Promise<typeof import('bullmq')> {
-  for (const name of ['bullmq', 'ioredis']) {
+export async function requireQueuePackages(names: readonly string[] = ['bullmq', 'ioredis']): Promise<void> {
+  for (const name of names) {
     try {
       await import(/* @vite-ignore */ name);
     } catch (e) {
@@ -24,5 +23,15 @@ export async function loadBullmq(): Promise<typeof import('bullmq')> {
       throw new SaliencyError('MISSING_PACKAGE', `--queue needs the optional packages bullmq and ioredis, and ${name} is not installed. Install them next to @saliency/eval: ${QUEUE_INSTALL_COMMAND}`);
     }
   }
+}
+
+/**
+ * BullMQ, imported only when a run uses `--queue` (it and its Redis client `ioredis` are optional
+ * dependencies: a local run needs neither).
+ *
+ * @throws SaliencyError `MISSING_PACKAGE` with the install command when either is absent.
+ */
+export async function loadBullmq(): Promise<typeof import('bullmq')> {
+  await requireQueuePackages();
   return import('bullmq');
 }

@@ -9,8 +9,8 @@ import { checkRedis, parseRedisUrl } from './redis_url.js';
 
 /** What a queue worker did with one job. */
 export interface QueueWorkerEvent {
-  /** `done`: recorded; `duplicate`: the key already had a record; `retry`: failed, will be tried again; `failed`: recorded as failed. */
-  type: 'done' | 'duplicate' | 'retry' | 'failed';
+  /** `start`: computing it; `done`: recorded; `duplicate`: the key already had a record; `retry`: failed, will be tried again; `failed`: recorded as failed. */
+  type: 'start' | 'done' | 'duplicate' | 'retry' | 'failed';
   /** The job. */
   job: EvalJob;
   /** The error, for `retry` and `failed`. */
@@ -70,6 +70,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ proces
       opts.onEvent?.({ type: 'duplicate', job });
       return 'duplicate';
     }
+    opts.onEvent?.({ type: 'start', job });
     try {
       await store.add(await runner.run(job));
     } catch (e) {
