@@ -23,9 +23,11 @@ for (const key of Object.keys(pkg.exports)) {
   const name = key === '.' ? 'index' : key.slice(2);
   entry[name] = `src/${name}.ts`;
 }
+// A bin is a committed launcher (bin/*.js, linked by `npm ci` before anything is built) that
+// imports one module of dist/: that module is an entry too.
 for (const file of Object.values(pkg.bin ?? {})) {
-  const name = file.replace(/^\.\/dist\//, '').replace(/\.c?js$/, '');
-  entry[name] = `src/${name}.ts`;
+  const launcher = readFileSync(join(process.cwd(), file), 'utf8');
+  for (const m of launcher.matchAll(/\.\.\/dist\/([\w-]+)\.js/g)) entry[m[1]] = `src/${m[1]}.ts`;
 }
 
 // @saliency/core's facade bundles @saliency/methods and @saliency/sess (they depend on

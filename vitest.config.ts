@@ -13,10 +13,15 @@ export default defineConfig({
       { find: /^@saliency\/sess$/, replacement: src('sess/src/index.ts') },
       { find: /^@saliency\/metrics$/, replacement: src('metrics/src/index.ts') },
       { find: /^@saliency\/web$/, replacement: src('web/src/index.ts') },
+      { find: /^@saliency\/models\/browser$/, replacement: src('models/src/browser.ts') },
+      { find: /^@saliency\/models$/, replacement: src('models/src/index.ts') },
+      { find: /^@saliency\/eval$/, replacement: src('eval/src/index.ts') },
     ],
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // Unpacks @sparticuz/chromium once before the workers start (when /usr/bin/chromium is absent).
+    globalSetup: ['tests/web/chromium_setup.ts'],
     // The JSON report is what .ci/run turns into its closing 'N passed, N failed' line.
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { inputGradient, selectTargets } from '@saliency/core';
 import * as node from '@saliency/node';
+import * as models from '@saliency/models';
 
 const { values } = parseArgs({
   options: {
@@ -43,8 +44,8 @@ if (threadsAsked != null) {
 const choice = await node.initBackend({ prefer: values.backend, quiet: true });
 
 const MODELS = {
-  mobilenet: { name: 'nsfwjs MobileNetV2 224x224', load: node.loadMobileNetV2Classifier, size: 224, target: 2 },
-  face: { name: 'face-api face expression 112x112', load: node.loadFaceExpressionClassifier, size: 112, target: 1, roundsFactor: 3 },
+  mobilenet: { name: 'nsfwjs MobileNetV2 224x224', load: models.loadMobileNetV2Classifier, size: 224, target: 2 },
+  face: { name: 'face-api face expression 112x112', load: models.loadFaceExpressionClassifier, size: 112, target: 1, roundsFactor: 3 },
 };
 const models = values.models.split(',').map((m) => MODELS[m.trim()]);
 

@@ -12,7 +12,8 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { inputGradient, selectTargets } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, loadMobileNetV2Classifier } from '@saliency/node';
+import { initBackend } from '@saliency/node';
+import { loadFaceExpressionClassifier, loadMobileNetV2Classifier } from '@saliency/models';
 
 const { values } = parseArgs({
   options: {

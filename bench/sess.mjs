@@ -9,8 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { gradCam, FACE_EXPRESSION_CLASSES } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces } from '@saliency/node';
+import { gradCam } from '@saliency/core';
+import { FACE_EXPRESSION_CLASSES } from '@saliency/models';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces } from '@saliency/models';
 import { sess, sessPatches, sessScales, prefilterDropCount } from '@saliency/sess';
 
 const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, runs: { type: 'string', default: '3' } } });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Regenerates packages/node/assets/sample-faces.json: the faces in
+ * Regenerates packages/models/assets/sample-faces.json: the faces in
  * @vladmandic/face-api's demo/sample1..6.jpg, found by face-api's OWN
  * detector (SSD MobileNetV1 + 68-point landmarks), and face-api's OWN
  * expression probabilities for each face. Run by hand, once:
@@ -25,7 +25,7 @@
  *   extra odd pixel goes AFTER — then `resizeBilinear(112, alignCorners=false,
  *   halfPixelCenters=false)`).
  * - `expressions.squareCrop`: face-api's faceExpressionNet on the project's
- *   crop convention of `box` (`cropFace` in packages/core/src/models/face_expression.ts,
+ *   crop convention of `box` (`cropFace` in packages/models/src/face_expression_model.ts,
  *   re-implemented below with the same ops): a square of side
  *   round(max(w, h)) centred on the box, zero outside the image,
  *   `resizeBilinear(112, alignCorners=false, halfPixelCenters=true)`.
@@ -135,7 +135,7 @@ async function main() {
     cropSize: SIZE,
     images,
   };
-  const target = join(root, 'packages/node/assets/sample-faces.json');
+  const target = join(root, 'packages/models/assets/sample-faces.json');
   writeFileSync(target, `${format(out)}\n`);
   console.log(`wrote ${relative(root, target)}`);
 }

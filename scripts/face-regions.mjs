@@ -2,11 +2,11 @@
 // the 68 landmarks that face-api's own landmark network found (assets/sample-faces.json, written by
 // scripts/detect-sample-faces.mjs), in the coordinates of each face's square crop (the face box grown
 // to a centred square, the crop convention of the face model and of `readImage(..., {square: true})`).
-// Usage: node scripts/face-regions.mjs   (writes packages/node/assets/face-regions.json)
+// Usage: node scripts/face-regions.mjs   (writes packages/models/assets/face-regions.json)
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const src = new URL('../packages/node/assets/sample-faces.json', import.meta.url);
-const out = new URL('../packages/node/assets/face-regions.json', import.meta.url);
+const src = new URL('../packages/models/assets/sample-faces.json', import.meta.url);
+const out = new URL('../packages/models/assets/face-regions.json', import.meta.url);
 const faces = JSON.parse(readFileSync(src, 'utf8'));
 
 // iBUG 68-point order: right eye (image left) 36–41, left eye 42–47, outer + inner lips 48–67.

@@ -10,7 +10,7 @@
  * Run from the repository root; builds on the BUILT packages (@saliency/core, @saliency/node dist).
  * Two images: the first face of face-api's demo/sample1.jpg with the bundled face-expression model
  * (112×112; every method, each with and without SESS), and skimage's coffee photograph
- * (packages/node/assets/photos/coffee.jpg) with nsfwjs's MobileNetV2 (224×224; the methods whose
+ * (packages/models/assets/photos/coffee.jpg) with nsfwjs's MobileNetV2 (224×224; the methods whose
  * cost stays low on a 224² model, SESS with Grad-CAM only). It also runs examples/custom-model's
  * index.mjs and graph-model.mjs and keeps their overlays as tiles (custom-*.png).
  * Settings lighter than the methods' defaults, to keep the run short, are in the methods' labels
@@ -26,9 +26,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   classModel, explain, gradCam, groupCam, guidedBackprop, imageToTensor, rise, scoreCam, sess, vanillaGradient,
 } from '@saliency/core';
-import {
-  initBackend, loadFaceExpressionClassifier, loadMobileNetV2Classifier, readImage, sampleFaces, writeImagePng, writeOverlayPng,
-} from '@saliency/node';
+import { initBackend, readImage, writeImagePng, writeOverlayPng } from '@saliency/node';
+import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, sampleFaces } from '@saliency/models';
 
 const { values: args } = parseArgs({
   options: { out: { type: 'string', default: 'docs/gallery' }, backend: { type: 'string' }, only: { type: 'string' } },
@@ -175,7 +174,7 @@ if (args.only == null || args.only === 'face') {
 }
 if (args.only == null || args.only === 'mobilenet') {
   const loaded = await loadMobileNetV2Classifier();
-  const image = await readImage('packages/node/assets/photos/coffee.jpg');
+  const image = await readImage('packages/models/assets/photos/coffee.jpg');
   const top = await topClass(loaded.classifier, image);
   const rows = await run('mobilenet', loaded, image, 'top', 'mobilenet');
   results.models.mobilenet = { image: `coffee.jpg (${image.width}×${image.height})`, top, rows };

@@ -4,7 +4,8 @@
 import sharp from 'sharp';
 import { explain, gradCam, vanillaGradient, colorize, overlay } from '@saliency/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces } from '@saliency/node';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces } from '@saliency/models';
 
 await initBackend({ quiet: true });
 const { classifier, dispose } = await loadFaceExpressionClassifier();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /*
- * Trains the small digit CNN bundled in packages/node/assets/generated-cnn/ on
+ * Trains the small digit CNN bundled in packages/models/assets/generated-cnn/ on
  * the generated localisation set (train split: the first 80 % of each digit's
  * MNIST images), and reports its held-out accuracy on the test split (the
  * other 20 %).

@@ -4,10 +4,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { imageToTensor } from '@saliency/core';
 import * as node from '@saliency/node';
+import * as evalSuite from '@saliency/eval';
+import * as models from '@saliency/models';
 import { prefilterDropCount, sessPatches, sessScales } from '@saliency/sess';
 import { SESS_SETTINGS } from './plan.mjs';
 
-const PHOTOS = fileURLToPath(new URL('../../packages/node/assets/photos/', import.meta.url));
+const PHOTOS = fileURLToPath(new URL('../../packages/models/assets/photos/', import.meta.url));
 
 /** Resizes a decoded image to the model input, as a `[1, H, W, C]` tensor in the classifier's range. */
 function toInput(image, classifier) {
@@ -18,12 +20,12 @@ function toInput(image, classifier) {
 const sources = {
   /** Faces of face-api's demo photographs, each padded to a square and resized (the model's crop). */
   async face(classifier, count) {
-    const faces = node.sampleFaces().flatMap((img) => img.faces.map((f) => ({ path: img.path, box: f.box })));
+    const faces = models.sampleFaces().flatMap((img) => img.faces.map((f) => ({ path: img.path, box: f.box })));
     const out = [];
     for (const f of faces.slice(0, count)) out.push(toInput(await node.readImage(f.path, { region: f.box, square: true }), classifier));
     return out;
   },
-  /** The neutral photographs shipped in packages/node/assets/photos. */
+  /** The neutral photographs shipped in packages/models/assets/photos. */
   async mobilenet(classifier, count) {
     const files = readdirSync(PHOTOS).filter((f) => f.endsWith('.jpg')).sort();
     const out = [];
@@ -32,7 +34,7 @@ const sources = {
   },
   /** Generated digit scenes (seeded, test split). */
   async digits(classifier, count) {
-    const samples = node.generateLocalisationSet({ seed: 7, count, split: 'test', size: [...classifier.inputSize] });
+    const samples = evalSuite.generateLocalisationSet({ seed: 7, count, split: 'test', size: [...classifier.inputSize] });
     return samples.map((s) => toInput({ data: s.pixels, width: s.width, height: s.height }, classifier));
   },
 };
@@ -46,16 +48,16 @@ export function sessPatchCount(inputSize, scales) {
 /** Why a model cannot run here (null when it can). */
 export function unavailable(name) {
   if (name === 'digits') {
-    if (typeof node.loadGeneratedClassifier !== 'function') return '@saliency/node does not export loadGeneratedClassifier (yet): rebuild once packages/node/src/models/generated_cnn.ts exists';
-    if (typeof node.generateLocalisationSet !== 'function') return '@saliency/node does not export generateLocalisationSet';
+    if (typeof models.loadGeneratedClassifier !== 'function') return '@saliency/node does not export loadGeneratedClassifier (yet): rebuild once packages/models/src/generated_cnn.ts exists';
+    if (typeof evalSuite.generateLocalisationSet !== 'function') return '@saliency/node does not export generateLocalisationSet';
   }
   return null;
 }
 
 const loaders = {
-  face: () => node.loadFaceExpressionClassifier(),
-  mobilenet: () => node.loadMobileNetV2Classifier(),
-  digits: () => node.loadGeneratedClassifier(),
+  face: () => models.loadFaceExpressionClassifier(),
+  mobilenet: () => models.loadMobileNetV2Classifier(),
+  digits: () => models.loadGeneratedClassifier(),
 };
 
 const labels = {

@@ -3,7 +3,8 @@
 // explained with Grad-CAM on a neutral photograph.
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, fromGraphModel, gradCam } from '@saliency/core';
-import { initBackend, loadNsfwMobileNetV2Mid, NSFW_CLASSES, readImage, writeOverlayPng } from '@saliency/node';
+import { initBackend, readImage, writeOverlayPng } from '@saliency/node';
+import { loadNsfwMobileNetV2Mid, NSFW_CLASSES } from '@saliency/models';
 
 await initBackend({ quiet: true });
 
@@ -22,7 +23,7 @@ const lastConv = nodes.find((name) => name.endsWith('/Conv_1/Relu6'));
 const auto = classifier.at('auto').name;
 console.log(`${nodes.length} nodes with 4-D outputs; 'auto' → …${auto.slice(-24)}; using …${lastConv.slice(-24)}`);
 
-const image = await readImage('packages/node/assets/photos/coffee.jpg');       // skimage's coffee.png, 500×333
+const image = await readImage('packages/models/assets/photos/coffee.jpg');       // skimage's coffee.png, 500×333
 const map = await explain(gradCam({ layer: lastConv }), classifier, image);     // the top class, 'Neutral'
 await writeOverlayPng(image, map, 'out/custom-model/graph-gradcam.png');
 console.log(`gradcam @ ${lastConv.split('/').slice(-2).join('/')}: wrote out/custom-model/graph-gradcam.png`);

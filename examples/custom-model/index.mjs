@@ -3,7 +3,8 @@
 // answer is known: class "red" responds to pixels whose red value exceeds the mean of green and blue by 0.25.
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, fromFunction, gradCam, imageToTensor, vanillaGradient } from '@saliency/core';
-import { faceApiSampleImages, initBackend, readImage, writeOverlayPng } from '@saliency/node';
+import { initBackend, readImage, writeOverlayPng } from '@saliency/node';
+import { faceApiSampleImages } from '@saliency/models';
 
 await initBackend({ quiet: true });
 

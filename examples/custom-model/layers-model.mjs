@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { explain, fromLayersModel, gradCam, SaliencyError } from '@saliency/core';
-import { faceApiSampleImages, initBackend, readImage, writeOverlayPng } from '@saliency/node';
+import { initBackend, readImage, writeOverlayPng } from '@saliency/node';
+import { faceApiSampleImages } from '@saliency/models';
 
 await initBackend({ quiet: true });
 

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, gradCam, imageToTensor } from '@saliency/core';
 import { boxFromMask, insertionDeletion, saliencyMetric } from '@saliency/metrics';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces } from '@saliency/node';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces } from '@saliency/models';
 
 await initBackend({ quiet: true });
 const { classifier, camLayer, dispose } = await loadFaceExpressionClassifier();

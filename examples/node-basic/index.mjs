@@ -1,6 +1,7 @@
 // Ten lines to a heatmap: Grad-CAM of the bundled face-expression model on the first face of face-api's sample1.jpg.
 import { explain, gradCam } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces, writeOverlayPng } from '@saliency/node';
+import { initBackend, readImage, writeOverlayPng } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces } from '@saliency/models';
 
 const backend = await initBackend({ quiet: true });                    // CUDA → native → wasm → cpu
 const { classifier, dispose } = await loadFaceExpressionClassifier();  // 112×112 faces in 0–255, 7 expressions

@@ -2,7 +2,9 @@
 // scenes (checkpointed, so a rerun resumes), then one mask in one forward pass.
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, maskingModel, loadMaskingModel } from '@saliency/core';
-import { fileHandler, generateLocalisationSet, initBackend, loadGeneratedClassifier, sampleToTensor, trainMasker, writeOverlayPng } from '@saliency/node';
+import { fileHandler, initBackend, writeOverlayPng } from '@saliency/node';
+import { loadGeneratedClassifier } from '@saliency/models';
+import { generateLocalisationSet, sampleToTensor, trainMasker } from '@saliency/eval';
 
 await initBackend({ quiet: true });
 const { classifier, dispose } = await loadGeneratedClassifier();          // 96×96 RGB digits, 10 classes

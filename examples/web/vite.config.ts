@@ -82,6 +82,7 @@ export default defineConfig({
       { find: /^@saliency\/methods$/, replacement: src('methods/src/index.ts') },
       { find: /^@saliency\/sess$/, replacement: src('sess/src/index.ts') },
       { find: /^@saliency\/web$/, replacement: src('web/src/index.ts') },
+      { find: /^@saliency\/models\/browser$/, replacement: src('models/src/browser.ts') },
     ],
   },
   plugins: [staticFiles(), sessHook()],

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { gradCam } from '@saliency/methods';
-import { generateLocalisationSet, type GeneratedSample } from '../../packages/node/src/datasets/index';
+import { generateLocalisationSet, type GeneratedSample } from '../../packages/eval/src/datasets/index';
 import {
   GENERATED_CNN_CAM_LAYER, loadGeneratedClassifier, loadGeneratedCnnModel,
-} from '../../packages/node/src/models/generated_cnn';
-import type { BundledClassifier } from '../../packages/node/src/models/classifiers';
+} from '../../packages/models/src/generated_cnn';
+import type { BundledClassifier } from '../../packages/models/src/classifiers';
 import { initBackend } from '../../packages/node/src/backend';
 import { maxAbsDiff } from '../setup_cpu';
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   generateLocalisationSet, sampleToTensor, type GeneratedObject, type GeneratedSample,
-} from '../../packages/node/src/datasets/index';
+} from '../../packages/eval/src/datasets/index';
 import { useCpu } from '../setup_cpu';
 
 beforeAll(useCpu);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, runCli } from '@saliency/node';
-import { runEvaluation } from '../../packages/node/src/eval/run_eval.js';
-import type { EvalRecord } from '../../packages/node/src/eval/records.js';
+import { runEvaluation } from '../../packages/eval/src/run_eval.js';
+import type { EvalRecord } from '../../packages/eval/src/records.js';
 
 const readRecords = (dir: string): EvalRecord[] =>
   readFileSync(join(dir, 'records.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EvalRecord);

@@ -1,14 +1,14 @@
 /**
  * The examples and guides, as written: every example script runs from the repository root against
  * the BUILT packages (the suite runs after `npm run build`) and writes the files its README names;
- * every `npx saliency …` command of examples/cli.md runs with the exit status and the output shown
+ * every `npx --no-install saliency …` command of examples/cli.md runs with the exit status and the output shown
  * there and writes the files it says it wrote; every code block of the guides is a verbatim
  * excerpt of a file that runs (a test here or the web tests), every output block is what the
  * script prints; the preprocessing table is computed; the gallery embedded in the method guide is
  * the generated one. PNGs are decoded and checked against what they must show (a map that spans
  * [0, 1]; for the hand-written colour classifier, hot pixels that are red in the photo).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -26,16 +26,26 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `node <args>` in the repository root (two minutes at most). */
-function node(args: string[]): Run {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  if (r.error != null) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs `node <args>` in the repository root (two minutes at most), without blocking this worker:
+ * a spawnSync of a minute starves vitest's RPC ("Timeout calling onTaskUpdate").
+ */
+function node(args: string[]): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 120_000);
+    child.on('error', (e) => { clearTimeout(timer); fail(e); });
+    child.on('close', (status) => { clearTimeout(timer); done({ status, stdout, stderr }); });
+  });
 }
 
-const scriptRuns = new Map<string, Run>();
+const scriptRuns = new Map<string, Promise<Run>>();
 /** Runs an example script once (as `node examples/…`) and remembers its output. */
-function runScript(rel: string): Run {
+function runScript(rel: string): Promise<Run> {
   let r = scriptRuns.get(rel);
   if (r == null) {
     r = node([rel]);
@@ -53,8 +63,8 @@ function normalise(text: string): string {
 const lines = (text: string): string[] => normalise(text).split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
 
 /** The tfjs backend `initBackend()` picks on this machine, as examples/node-basic/backend.mjs reports it. */
-function backendHere(): string | null {
-  return /^backend: (\S+)/m.exec(runScript('examples/node-basic/backend.mjs').stdout)?.[1] ?? null;
+async function backendHere(): Promise<string | null> {
+  return /^backend: (\S+)/m.exec((await runScript('examples/node-basic/backend.mjs')).stdout)?.[1] ?? null;
 }
 
 /** Decoded PNG: raw bytes, size and channels. */
@@ -154,7 +164,7 @@ beforeAll(() => {
 
 describe('examples/node-basic (run as written, built packages)', () => {
   it('index.mjs writes out/node-basic/gradcam.png: the 239×239 face with a map that spans [0, 1]', async () => {
-    const r = runScript('examples/node-basic/index.mjs');
+    const r = await runScript('examples/node-basic/index.mjs');
     expect(r.status, r.stderr).toBe(0);
     expect(read('examples/node-basic/README.md')).toContain('out/node-basic/gradcam.png');
     const overlay = await png(join(root, 'out/node-basic/gradcam.png'));
@@ -172,8 +182,8 @@ describe('examples/node-basic (run as written, built packages)', () => {
     expect(hi).toBeGreaterThan(0.4);
   });
 
-  it('backend.mjs reports the chosen backend, the skipped ones, and what prefer does', () => {
-    const r = runScript('examples/node-basic/backend.mjs');
+  it('backend.mjs reports the chosen backend, the skipped ones, and what prefer does', async () => {
+    const r = await runScript('examples/node-basic/backend.mjs');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^backend: (tensorflow|wasm|cpu) \(via @tensorflow\/tfjs-/);
     expect(r.stdout).toMatch(/^prefer 'tensorflow': /m);
@@ -181,8 +191,8 @@ describe('examples/node-basic (run as written, built packages)', () => {
 });
 
 describe('examples/evaluate and examples/train-masker (run as written, built packages)', () => {
-  it('evaluate/index.mjs writes out/evaluate/metrics.json with AUCs in [0, 1] and the metric of its box', () => {
-    const r = runScript('examples/evaluate/index.mjs');
+  it('evaluate/index.mjs writes out/evaluate/metrics.json with AUCs in [0, 1] and the metric of its box', async () => {
+    const r = await runScript('examples/evaluate/index.mjs');
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(read('out/evaluate/metrics.json')) as {
       insertion: number; deletion: number; overall: number; box: { width: number; height: number };
@@ -198,7 +208,7 @@ describe('examples/evaluate and examples/train-masker (run as written, built pac
 
   it('train-masker/index.mjs trains, saves, reloads and writes out/train-masker/mask.png', async () => {
     rmSync(join(root, 'out', 'train-masker'), { recursive: true, force: true });
-    const r = runScript('examples/train-masker/index.mjs');
+    const r = await runScript('examples/train-masker/index.mjs');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('trained 20 steps (resumed from 0)');
     expect(existsSync(join(root, 'out/train-masker/model.json'))).toBe(true);
@@ -209,7 +219,7 @@ describe('examples/evaluate and examples/train-masker (run as written, built pac
 
 describe('examples/custom-model (run as written, built packages)', () => {
   it('index.mjs (fromFunction): the hottest pixels of both maps of "red" are red in the photo', async () => {
-    const r = runScript('examples/custom-model/index.mjs');
+    const r = await runScript('examples/custom-model/index.mjs');
     expect(r.status, r.stderr).toBe(0);
     const readme = read('examples/custom-model/README.md');
     const region = { left: 90, top: 160, width: 660, height: 1120 };
@@ -235,8 +245,8 @@ describe('examples/custom-model (run as written, built packages)', () => {
   });
 
   it('layers-model.mjs (fromLayersModel, softmax stripped, loaded from disk): the same Grad-CAM as the function model', async () => {
-    runScript('examples/custom-model/index.mjs');
-    const r = runScript('examples/custom-model/layers-model.mjs');
+    await runScript('examples/custom-model/index.mjs');
+    const r = await runScript('examples/custom-model/layers-model.mjs');
     expect(r.status, r.stderr).toBe(0);
     const readme = read('examples/custom-model/README.md');
     for (const rel of ['out/custom-model/colour-model/model.json', 'out/custom-model/colour-model/weights.bin', 'out/custom-model/layers-gradcam.png']) {
@@ -257,7 +267,7 @@ describe('examples/custom-model (run as written, built packages)', () => {
   });
 
   it('graph-model.mjs (fromGraphModel) writes its Grad-CAM overlay of the photograph', async () => {
-    const r = runScript('examples/custom-model/graph-model.mjs');
+    const r = await runScript('examples/custom-model/graph-model.mjs');
     expect(r.status, r.stderr).toBe(0);
     expect(read('examples/custom-model/README.md')).toContain('out/custom-model/graph-gradcam.png');
     await expectOverlay('out/custom-model/graph-gradcam.png', 500, 333);
@@ -277,10 +287,10 @@ describe('examples/cli.md: every command, as written', () => {
     const [first, ...shown] = block.body.split('\n');
     const command = first.replace(/^\$ /, '');
     it(`${k + 1}: ${command.replace(/\s+#.*$/, '')}`, async () => {
-      expect(first.startsWith('$ npx saliency ')).toBe(true);
+      expect(first.startsWith('$ npx --no-install saliency ')).toBe(true);
       const wantStatus = Number(/#.*status (\d+)/.exec(command)?.[1] ?? 0);
-      const args = command.replace(/\s+#.*$/, '').split(/\s+/).slice(2);
-      const r = node([join('packages', 'node', 'dist', 'cli.js'), ...args]);
+      const args = command.replace(/\s+#.*$/, '').split(/\s+/).slice(3);
+      const r = await node([join('packages', 'node', 'bin', 'saliency.js'), ...args]);
       expect(r.status, r.stderr).toBe(wantStatus);
       const want = lines(shown.join('\n'));
       const got = lines(`${r.stdout}\n${r.stderr}`);
@@ -331,14 +341,14 @@ describe('the guides', () => {
     expect(blocks).toBeGreaterThanOrEqual(10);
   });
 
-  it('every output block is what its script prints (on the wasm backend they were recorded on)', () => {
-    const wasm = backendHere() === 'wasm';
+  it('every output block is what its script prints (on the wasm backend they were recorded on)', async () => {
+    const wasm = (await backendHere()) === 'wasm';
     let checked = 0;
     for (const page of PAGES) {
       for (const f of fences(read(page))) {
         const script = /^output: (\S+)$/.exec(f.marker ?? '')?.[1];
         if (script == null) continue;
-        const r = runScript(script);
+        const r = await runScript(script);
         expect(r.status, `${script}: ${r.stderr}`).toBe(0);
         if (!wasm) continue;
         const got = lines(r.stdout);
@@ -349,11 +359,11 @@ describe('the guides', () => {
     expect(checked).toBe(wasm ? 10 : 0);
   });
 
-  it('every `npx saliency` command in the guides is one that examples/cli.md runs', () => {
+  it('every `npx --no-install saliency` command in the guides is one that examples/cli.md runs', () => {
     const cli = read('examples/cli.md');
     for (const page of GUIDES) {
       for (const f of fences(read(page))) {
-        for (const l of f.body.split('\n').filter((x) => x.startsWith('npx saliency '))) {
+        for (const l of f.body.split('\n').filter((x) => x.startsWith('npx --no-install saliency '))) {
           expect(cli, `${page}:${f.line}`).toContain(`$ ${l}`);
         }
       }

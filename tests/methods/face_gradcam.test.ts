@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, fromLayersModel, gradCam, minMaxNormalize, vanillaGradient, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN } from '@saliency/core';
-import { loadFaceExpressionModel, readImage, sampleFaces } from '@saliency/node';
+import { explain, fromLayersModel, gradCam, minMaxNormalize, vanillaGradient } from '@saliency/core';
+import { FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN } from '@saliency/models';
+import { readImage } from '@saliency/node';
+import { loadFaceExpressionModel, sampleFaces } from '@saliency/models';
 import { maxAbsDiff, useCpu } from '../setup_cpu';
 
 let model: tfl.LayersModel;

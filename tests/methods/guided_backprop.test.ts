@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  fromFunction, fromGraphModel, fromLayersModel, minMaxNormalize, vanillaGradient, SaliencyError, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN,
-  type SaliencyMethod,
-} from '@saliency/core';
-import { initBackend, loadFaceExpressionModel, loadNsfwMobileNetV2Mid, readImage, sampleFaces } from '@saliency/node';
+import { fromFunction, fromGraphModel, fromLayersModel, minMaxNormalize, vanillaGradient, SaliencyError, type SaliencyMethod } from '@saliency/core';
+import { FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN } from '@saliency/models';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionModel, loadNsfwMobileNetV2Mid, sampleFaces } from '@saliency/models';
 import { guidedBackprop, guidedGradient } from '@saliency/methods';
 import { GUIDED_KERNELS, withGuidedRelu } from '@saliency/methods';
 import { logitGradient } from '@saliency/methods';

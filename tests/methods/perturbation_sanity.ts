@@ -7,8 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { fromLayersModel, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN, type SaliencyMethod } from '@saliency/core';
-import { initBackend, loadFaceExpressionModel, readImage, sampleFaces } from '@saliency/node';
+import { fromLayersModel, type SaliencyMethod } from '@saliency/core';
+import { FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN } from '@saliency/models';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionModel, sampleFaces } from '@saliency/models';
 
 /** Average ranks (ties share the mean of their positions). */
 function ranks(v: ArrayLike<number>): Float64Array {

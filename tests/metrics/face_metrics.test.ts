@@ -4,8 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, gradCam, resizeBilinear, FACE_EXPRESSION_CLASSES } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces, type BundledClassifier } from '@saliency/node';
+import { explain, gradCam, resizeBilinear } from '@saliency/core';
+import { FACE_EXPRESSION_CLASSES } from '@saliency/models';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces, type BundledClassifier } from '@saliency/models';
 import { insertionDeletion, saliencyMetricBoxes, saliencyMetric, type InsertionDeletionResult } from '@saliency/metrics';
 
 const HAPPY = FACE_EXPRESSION_CLASSES.indexOf('happy');

@@ -1,7 +1,7 @@
 /**
  * The face-expression layers model, with face-api's real weights, on face-api's
  * real demo photographs, against face-api's OWN predictions recorded in
- * packages/node/assets/sample-faces.json by scripts/detect-sample-faces.mjs
+ * packages/models/assets/sample-faces.json by scripts/detect-sample-faces.mjs
  * (face-api runs in that separate process so its bundled tfjs never touches
  * this test's engine).
  */
@@ -19,12 +19,12 @@ import {
   cropFace,
   preprocessFaceExpression,
   type FaceBox,
-} from '../../packages/core/src/models/face_expression';
+} from '../../packages/models/src/face_expression_model';
 import {
   faceApiSampleImages,
   loadFaceExpressionModel,
   sampleFaces,
-} from '../../packages/node/src/models/face_expression';
+} from '../../packages/models/src/face_expression';
 
 await tf.setBackend('cpu');
 

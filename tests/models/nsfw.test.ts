@@ -12,7 +12,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromGraphModel, fromLayersModel } from '@saliency/core/base';
-import { faceApiSampleImages } from '../../packages/node/src/models/face_expression';
+import { faceApiSampleImages } from '../../packages/models/src/face_expression';
 import {
   NSFW_CLASSES,
   NSFW_INPUT_SIZE,
@@ -21,7 +21,7 @@ import {
   loadNsfwMobileNetV2,
   loadNsfwMobileNetV2Mid,
   preprocessNsfw,
-} from '../../packages/node/src/models/nsfw';
+} from '../../packages/models/src/nsfw';
 
 await tf.setBackend('cpu');
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_METHODS, initBackend, METHOD_NAMES, methodByName, sampleFaces } from '@saliency/node';
+import { DEMO_METHODS, initBackend, METHOD_NAMES, methodByName } from '@saliency/node';
+import { sampleFaces } from '@saliency/models';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'packages', 'node', 'dist', 'cli.js');

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMaskingModel } from '@saliency/core';
-import { fileHandler, generatedMaskingData, initBackend, loadGeneratedClassifier, pickEncoderLayers, trainMasker, type BundledClassifier } from '@saliency/node';
+import { fileHandler, initBackend } from '@saliency/node';
+import { loadGeneratedClassifier, type BundledClassifier } from '@saliency/models';
+import { generatedMaskingData, pickEncoderLayers, trainMasker } from '@saliency/eval';
 
 describe('trainMasker on the generated digits', () => {
   let model: BundledClassifier;

@@ -6,10 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain, fromGraphModel, gradCam, inputGradient, selectTargets, vanillaGradient, type SaliencyMethod } from '@saliency/core';
-import {
-  initBackend, loadFaceExpressionClassifier, loadMobileNetV2Classifier, loadNsfwMobileNetV2Mid, readImage, sampleFaces,
-  NSFW_MOBILENET_V2_MID_LAST_CONV_NODE, type BundledClassifier,
-} from '@saliency/node';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, loadNsfwMobileNetV2Mid, sampleFaces, NSFW_MOBILENET_V2_MID_LAST_CONV_NODE, type BundledClassifier } from '@saliency/models';
 
 let face: BundledClassifier;
 let mobilenet: BundledClassifier;

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputGradient, selectTargets } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from '@saliency/node';
+import { initBackend } from '@saliency/node';
+import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from '@saliency/models';
 import { enableWasmThreads, threadedWorkerScript, type WasmThreadsResult } from '../../packages/node/src/wasm_threads';
 
 const ROOT = resolve(__dirname, '../..');
@@ -43,7 +44,8 @@ function singleThreadedInChild(dir: string): { late: WasmThreadsResult; results:
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileSync } from 'node:fs';
 import { inputGradient, selectTargets } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, loadMobileNetV2Classifier } from '@saliency/node';
+import { initBackend } from '@saliency/node';
+import { loadFaceExpressionClassifier, loadMobileNetV2Classifier } from '@saliency/models';
 import { enableWasmThreads } from ${JSON.stringify(join(ROOT, 'packages/node/src/wasm_threads.ts'))};
 await initBackend({ prefer: 'wasm', quiet: true });
 const late = await enableWasmThreads({ threads: 2 });

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as core from '@saliency/core';
 import type { SaliencyMethod } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces, type BundledClassifier } from '@saliency/node';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces, type BundledClassifier } from '@saliency/models';
 import { sess } from '@saliency/sess';
 
 let face: BundledClassifier;

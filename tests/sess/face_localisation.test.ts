@@ -5,8 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, gradCam, FACE_EXPRESSION_CLASSES } from '@saliency/core';
-import { initBackend, loadFaceExpressionClassifier, readImage, sampleFaces, type BundledClassifier } from '@saliency/node';
+import { explain, gradCam } from '@saliency/core';
+import { FACE_EXPRESSION_CLASSES } from '@saliency/models';
+import { initBackend, readImage } from '@saliency/node';
+import { loadFaceExpressionClassifier, sampleFaces, type BundledClassifier } from '@saliency/models';
 import { sess } from '@saliency/sess';
 import { peaksOn, type Box } from './synthetic';
 

@@ -1,7 +1,8 @@
 // Test helpers for the browser tests: a static file server on 127.0.0.1 (node:http, no network),
-// Debian's Chromium through playwright-core (never a browser download), and Vite builds into temp dirs.
+// Chromium through playwright-core (Debian's where installed, else the one inside the
+// @sparticuz/chromium npm package; never a browser download), and Vite builds into temp dirs.
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -41,11 +42,39 @@ export async function serveFolders(routes: Record<string, string>): Promise<{ ur
   };
 }
 
-/** Debian's Chromium, headless, with WebGPU enabled (SwiftShader); a fresh profile in a temp dir. */
+/** Debian's Chromium, where `apt-get install chromium` put it. */
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The Chromium the browser tests drive: `$SALIENCY_CHROMIUM` if set, else Debian's
+ * (/usr/bin/chromium), else the build inside the `@sparticuz/chromium` npm package (a root
+ * devDependency, so `npm ci` brings it; it unpacks itself and its SwiftShader libraries into the
+ * temp dir on first use, and runs WebGPU on SwiftShader). Throws, saying what to run, when there
+ * is none: the browser suites never skip silently.
+ */
+export async function chromiumExecutable(): Promise<string> {
+  const fromEnv = process.env.SALIENCY_CHROMIUM;
+  if (fromEnv != null && fromEnv !== '') {
+    if (!existsSync(fromEnv)) throw new Error(`SALIENCY_CHROMIUM=${fromEnv} does not exist.`);
+    return fromEnv;
+  }
+  if (existsSync(SYSTEM_CHROMIUM)) return SYSTEM_CHROMIUM;
+  try {
+    const { default: packaged } = await import('@sparticuz/chromium');
+    return await packaged.executablePath();
+  } catch (e) {
+    throw new Error(`The browser tests need Chromium and found none: ${SYSTEM_CHROMIUM} is absent and @sparticuz/chromium `
+      + `could not provide one (${(e as Error).message}). Run \`npm ci\` in the repository root (it installs @sparticuz/chromium), `
+      + 'or install Debian\'s: sudo apt-get install -y chromium, or set SALIENCY_CHROMIUM to a Chromium binary.');
+  }
+}
+
+/** Chromium (see {@link chromiumExecutable}), headless, with WebGPU enabled (SwiftShader); a fresh profile in a temp dir. */
 export async function launchChromium(): Promise<{ context: BrowserContext; page: Page; close: () => Promise<void> }> {
+  const executablePath = await chromiumExecutable();
   const profile = mkdtempSync(join(tmpdir(), 'saliency-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     ignoreDefaultArgs: ['--headless'],
     args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],

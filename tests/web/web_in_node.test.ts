@@ -8,9 +8,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FACE_EXPRESSION_MEAN, SaliencyError } from '@saliency/core/base';
+import { SaliencyError } from '@saliency/core/base';
+import { FACE_EXPRESSION_MEAN } from '@saliency/models/browser';
 import { initBackend, loadClassifier, modelSource } from '@saliency/web';
-import { loadFaceExpressionModel, loadNsfwMobileNetV2Mid, nsfwjsDir } from '@saliency/node';
+import { loadFaceExpressionModel, loadNsfwMobileNetV2Mid, nsfwjsDir } from '@saliency/models';
 import { maxAbsDiff, seeded } from '../setup_cpu';
 import { serveFolders, tempDir } from './browser';
 

@@ -10,12 +10,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  colorize, fromLayersModel, overlay, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN, type Classifier, type SaliencyMethod,
-} from '@saliency/core/base';
+import { colorize, fromLayersModel, overlay, type Classifier, type SaliencyMethod } from '@saliency/core/base';
+import { FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN } from '@saliency/models/browser';
 import { gradCam, vanillaGradient } from '@saliency/methods';
 import { rise } from '@saliency/methods';
-import { faceApiDir, loadFaceExpressionModel, readImage, sampleFaces } from '@saliency/node';
+import { readImage } from '@saliency/node';
+import { faceApiDir, loadFaceExpressionModel, sampleFaces } from '@saliency/models';
 import { rng, useCpu } from '../setup_cpu';
 import { buildSite, launchChromium, pageErrors, serveFolders, spearman, tempDir } from './browser';
 import type { Harness, RunResult, RunSpec } from './harness/main';
@@ -186,8 +186,8 @@ describe('maps from WebGPU match the cpu backend (same weights, same pixels)', (
   it('loadClassifier from IndexedDB and from a relative model.json URL gives the same logits', async () => {
     const pixels = Array.from(faces.subarray(0, 2 * 112 * 112 * 3));
     const got = await page.evaluate(async (px) => {
-      const { web, tf, core } = window.harness.lib;
-      const pre = { inputRange: [0, 255] as [number, number], mean: core.FACE_EXPRESSION_MEAN, std: 255 };
+      const { web, tf, faceModel } = window.harness.lib;
+      const pre = { inputRange: [0, 255] as [number, number], mean: faceModel.FACE_EXPRESSION_MEAN, std: 255 };
       const before = tf.memory().numTensors;
       await window.harness.faceModel().save('indexeddb://saliency-test-face');
       const want = await window.harness.faceLogits(px, 2);

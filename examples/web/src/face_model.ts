@@ -3,10 +3,8 @@
  * at build time) on the architecture of @saliency/core.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import {
-  buildFaceExpressionModel, fromLayersModel, loadFaceExpressionWeights, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN,
-  type Classifier,
-} from '@saliency/core/base';
+import { fromLayersModel, type Classifier } from '@saliency/core/base';
+import { buildFaceExpressionModel, loadFaceExpressionWeights, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN } from '@saliency/models/browser';
 
 /** A classifier the page can explain, and how to free it. */
 export interface PageModel {

@@ -24,7 +24,6 @@ export { checkImages, checkPositiveInt, throwIfAborted } from './validate.js';
 export { concatBatches, sliceBatch } from './batches.js';
 export { imageToTensor } from './image.js';
 export { explain, type ExplainOptions, type AnySizeMethod } from './explain.js';
-export * from './models/face_expression.js';
 export { yieldToEventLoop } from './event_loop.js';
 export type { SkippedBackendOf, BackendChoiceOf } from './backend_report.js';
 export { modelZeroColour } from './model_zero.js';

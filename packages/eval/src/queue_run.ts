@@ -86,7 +86,7 @@ export async function runOnQueue(jobs: readonly EvalJob[], opts: QueueRunOptions
         lastCheck = Date.now();
         try {
           const pending = jobs.filter((j) => store.get(j.key) == null);
-          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
+          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
           if (Object.values(counts).reduce((a, b) => a + b, 0) < pending.length) {
             const missing: EvalJob[] = [];
             for (const j of pending) if (await queue.getJobState(j.key) === 'unknown') missing.push(j);

@@ -1,17 +1,14 @@
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { classModel, SaliencyError, type FaceBox } from '@saliency/core';
+import { classModel, SaliencyError } from '@saliency/core';
+import type { BundledClassifier } from '@saliency/models';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { runEvalCommand } from './cli_eval.js';
-import { runTrainMaskerCommand } from './cli_train_masker.js';
 import { explainFile, METHOD_NAMES } from './explain_files.js';
 import type { Region } from './image_io.js';
-import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, type BundledClassifier } from './models/classifiers.js';
-import { sampleFaceBoxes } from './models/sample_faces.js';
-import { sampleFaces } from './models/face_expression.js';
+import { loadEvalPackage, loadModelsPackage } from './optional_packages.js';
 
 /**
  * The methods `saliency demo` runs on the first face of each photo: every method but `masking`,
@@ -32,6 +29,12 @@ export const USAGE = `usage:
                               the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
                               with and without SESS; writes DIR/index.html, results.json and records.jsonl
                               (an interrupted run resumes where it stopped)
+                              [--workers N] N worker processes (default: the machine's cores; 0: this process)
+                              [--queue redis://host:port/db [--queue-name NAME]] jobs on a BullMQ queue instead,
+                              done by \`saliency worker\` processes that see DIR (needs: npm install bullmq ioredis)
+                              Ctrl-C drains: jobs in progress finish and are kept; a rerun does the rest
+  saliency worker --queue redis://host:port/db [--queue-name NAME] [--lock-ms N] [--backend NAME]
+                              takes evaluation jobs from the queue, one at a time, until Ctrl-C or SIGTERM
   saliency train-masker [--set generated] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
                               trains Dabkowski & Gal's real-time masking model for the bundled digit CNN
                               (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
@@ -69,9 +72,9 @@ function describeBackend(b: BackendChoice): string[] {
   return lines;
 }
 
-async function loadModel(name: string): Promise<BundledClassifier> {
-  if (name === 'face') return loadFaceExpressionClassifier();
-  if (name === 'mobilenet') return loadMobileNetV2Classifier();
+async function loadModel(name: string, command: string): Promise<BundledClassifier> {
+  if (name === 'face') return (await loadModelsPackage(`saliency ${command} --model face`)).loadFaceExpressionClassifier();
+  if (name === 'mobilenet') return (await loadModelsPackage(`saliency ${command} --model mobilenet`)).loadMobileNetV2Classifier();
   throw new SaliencyError('BAD_OPTION', `--model must be 'face' or 'mobilenet'; got '${name}'.`);
 }
 
@@ -85,6 +88,27 @@ function positiveInt(s: string | undefined, flag: string): number | undefined {
 /** Layer to use for a CAM method: the flag, else the bundled model's default. */
 function camLayer(method: string, flag: string | undefined, model: BundledClassifier): string | undefined {
   return flag ?? (['gradcam', 'groupcam', 'scorecam'].includes(method) ? model.camLayer : undefined);
+}
+
+/**
+ * Runs a long command with an AbortSignal that the first Ctrl-C (SIGINT) or SIGTERM fires: the
+ * command drains (finishes what is in progress and keeps it). A second Ctrl-C exits at once.
+ */
+async function withDrain(run: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const ctrl = new AbortController();
+  const onSignal = (): void => {
+    if (ctrl.signal.aborted) process.exit(130);
+    process.stderr.write('\nsaliency: stopping after the work in progress (Ctrl-C again to quit now)\n');
+    ctrl.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(ctrl.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 function fmt(p: number): string {
@@ -123,6 +147,10 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
       'no-sess': { type: 'boolean', default: false },
       split: { type: 'string' },
       batch: { type: 'string' },
+      workers: { type: 'string' },
+      queue: { type: 'string' },
+      'queue-name': { type: 'string' },
+      'lock-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -131,7 +159,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     print(USAGE);
     return command == null && values.help !== true ? 2 : 0;
   }
-  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker') {
+  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker' && command !== 'worker') {
     throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
   }
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
@@ -139,6 +167,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   const outDir = resolve(values.out ?? 'out');
 
   if (command === 'train-masker') {
+    const { runTrainMaskerCommand } = await loadEvalPackage('saliency train-masker');
     return runTrainMaskerCommand({
       set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
       seed: positiveInt(values.seed, '--seed'), lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
@@ -146,15 +175,25 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'eval') {
-    return runEvalCommand({
+    const { runEvalCommand } = await loadEvalPackage('saliency eval');
+    return withDrain((signal) => runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
       masks: positiveInt(values.masks, '--masks'), out: values.out ?? 'report',
       environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
-    }, print);
+      workers: positiveInt(values.workers, '--workers') ?? availableParallelism(), queue: values.queue, queueName: values['queue-name'],
+      backend: values.backend,
+    }, print, signal));
+  }
+
+  if (command === 'worker') {
+    const { runWorkerCommand } = await loadEvalPackage('saliency worker');
+    return withDrain((signal) => runWorkerCommand({
+      queue: values.queue, queueName: values['queue-name'], lockMs: positiveInt(values['lock-ms'], '--lock-ms'),
+    }, print, signal));
   }
 
   if (command === 'classmodel') {
-    const model = await loadModel(values.model ?? 'face');
+    const model = await loadModel(values.model ?? 'face', 'classmodel');
     try {
       const names = model.classifier.classNames ?? [];
       const wanted = values.class;
@@ -188,6 +227,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   }
 
   if (command === 'demo') {
+    const { loadFaceExpressionClassifier, sampleFaces } = await loadModelsPackage('saliency demo');
     const model = await loadFaceExpressionClassifier();
     try {
       // Every method on the first face of each photo; the two fast ones on every face.
@@ -212,11 +252,12 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   const methods = values.method ?? ['gradcam'];
   const target = parseTarget(values.target);
   const box = values.box != null ? parseBox(values.box) : null;
-  const model = await loadModel(values.model ?? 'face');
+  const model = await loadModel(values.model ?? 'face', 'explain');
+  const { sampleFaceBoxes } = await loadModelsPackage('saliency explain');
   try {
     for (const image of images) {
       const regions: (Region | null)[] = box != null ? [box]
-        : values.model === 'face' || values.model == null ? (sampleFaceBoxes(image) as FaceBox[] | null) ?? [null] : [null];
+        : values.model === 'face' || values.model == null ? sampleFaceBoxes(image) ?? [null] : [null];
       for (const [i, region] of regions.entries()) {
         for (const method of methods) {
           const s = await explainFile(model.classifier, image, {

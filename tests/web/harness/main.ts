@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as core from '@saliency/core/base';
+import * as faceModel from '@saliency/models/browser';
 import { gradCam, vanillaGradient } from '@saliency/methods';
 import { rise } from '@saliency/methods';
 import * as web from '@saliency/web';
@@ -42,11 +43,11 @@ async function loadFace(base: string): Promise<void> {
   face = null;
   const manifest = await (await fetch(`${base}face_expression_model-weights_manifest.json`)).json() as tf.io.WeightsManifestConfig;
   const data = await (await fetch(`${base}face_expression_model.bin`)).arrayBuffer();
-  const model = core.buildFaceExpressionModel();
-  core.loadFaceExpressionWeights(model, manifest, data);
+  const model = faceModel.buildFaceExpressionModel();
+  faceModel.loadFaceExpressionWeights(model, manifest, data);
   const classifier = core.fromLayersModel(model, {
-    classNames: core.FACE_EXPRESSION_CLASSES,
-    preprocess: { inputRange: [0, 255], mean: core.FACE_EXPRESSION_MEAN, std: 255 },
+    classNames: faceModel.FACE_EXPRESSION_CLASSES,
+    preprocess: { inputRange: [0, 255], mean: faceModel.FACE_EXPRESSION_MEAN, std: 255 },
   });
   face = { model, classifier };
 }
@@ -94,7 +95,7 @@ async function faceLogits(pixels: number[], n: number): Promise<number[]> {
 
 /** What the harness exposes to tests. */
 export interface Harness {
-  lib: { tf: typeof tf; tfl: typeof tfl; core: typeof core; web: typeof web };
+  lib: { tf: typeof tf; tfl: typeof tfl; core: typeof core; web: typeof web; faceModel: typeof faceModel };
   loadFace: typeof loadFace;
   faceModel: () => tfl.LayersModel;
   run: typeof run;
@@ -102,7 +103,7 @@ export interface Harness {
 }
 
 const harness: Harness = {
-  lib: { tf, tfl, core, web },
+  lib: { tf, tfl, core, web, faceModel },
   loadFace,
   faceModel: () => { if (face == null) throw new Error('call harness.loadFace first'); return face.model; },
   run,

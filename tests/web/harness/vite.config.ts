@@ -17,6 +17,7 @@ export default defineConfig({
       { find: /^@saliency\/methods$/, replacement: src('methods/src/index.ts') },
       { find: /^@saliency\/sess$/, replacement: src('sess/src/index.ts') },
       { find: /^@saliency\/web$/, replacement: src('web/src/index.ts') },
+      { find: /^@saliency\/models\/browser$/, replacement: src('models/src/browser.ts') },
     ],
   },
   build: { outDir: join(here, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192, reportCompressedSize: false },

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { FaceBox } from '@saliency/core/base';
+import type { FaceBox } from './face_expression_model.js';
 import { sampleFaces } from './face_expression.js';
 
 /**

@@ -1,6 +1,5 @@
-import {
-  fromLayersModel, FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN, FACE_EXPRESSION_LAST_CONV_LAYER, type Classifier,
-} from '@saliency/core/base';
+import { fromLayersModel, type Classifier } from '@saliency/core/base';
+import { FACE_EXPRESSION_CLASSES, FACE_EXPRESSION_MEAN, FACE_EXPRESSION_LAST_CONV_LAYER } from './face_expression_model.js';
 import { loadFaceExpressionModel } from './face_expression.js';
 import { loadNsfwMobileNetV2, NSFW_CLASSES, NSFW_MOBILENET_V2_LAST_CONV_LAYER } from './nsfw.js';
 

@@ -1,4 +1,4 @@
-import { generateLocalisationSet } from '../datasets/generated_set.js';
+import { generateLocalisationSet } from './datasets/generated_set.js';
 import { scaledTolerance, type EvalSet } from './eval_set.js';
 
 /** Seed of the generated evaluation images (the CNN was trained on other seeds and other digits). */

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Box } from '@saliency/metrics';
-import { cropImage, readImage } from '../image_io.js';
-import { findAsset } from '../assets.js';
-import { sampleFaces } from '../models/face_expression.js';
+import { cropImage, readImage } from '@saliency/node';
+import { findAsset, sampleFaces } from '@saliency/models';
 import { isDifficult, scaledTolerance, type EvalItem, type EvalSet } from './eval_set.js';
 
 interface FaceRegionsFile {

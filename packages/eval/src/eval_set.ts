@@ -1,5 +1,5 @@
 import type { Box } from '@saliency/metrics';
-import type { DecodedImage } from '../image_io.js';
+import type { DecodedImage } from '@saliency/node';
 
 /** The evaluation sets `saliency eval --set` knows. */
 export const EVAL_SET_NAMES = ['generated', 'faces', 'photos'] as const;

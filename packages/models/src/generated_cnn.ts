@@ -8,7 +8,7 @@ import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromLayersModel } from '@saliency/core/base';
-import { findAsset } from '../assets.js';
+import { findAsset } from './assets.js';
 import type { BundledClassifier } from './classifiers.js';
 
 /**

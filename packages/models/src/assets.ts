@@ -12,7 +12,7 @@ export function findAsset(name: string): string {
     const candidate = join(dir, 'assets', name);
     if (existsSync(candidate)) return candidate;
     const up = dirname(dir);
-    if (up === dir) throw new Error(`@saliency/node: asset ${name} not found above ${fileURLToPath(import.meta.url)}`);
+    if (up === dir) throw new Error(`@saliency/models: asset ${name} not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }

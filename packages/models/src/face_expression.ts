@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildFaceExpressionModel, loadFaceExpressionWeights, type FaceBox } from '@saliency/core/base';
-import { findAsset } from '../assets.js';
+import { buildFaceExpressionModel, loadFaceExpressionWeights, type FaceBox } from './face_expression_model.js';
+import { findAsset } from './assets.js';
 
 /**
  * Absolute path of the installed `@vladmandic/face-api` package's root folder.

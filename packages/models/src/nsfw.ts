@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { SaliencyError } from '@saliency/core/base';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -95,7 +96,13 @@ interface NsfwModelJson {
  */
 export function nsfwjsDir(): string {
   const require = createRequire(import.meta.url);
-  let dir = dirname(require.resolve('nsfwjs'));
+  let entry: string;
+  try {
+    entry = require.resolve('nsfwjs');
+  } catch {
+    throw new SaliencyError('MISSING_PACKAGE', "nsfwjs's MobileNetV2 needs the nsfwjs package, an optional peer of @saliency/models: npm install nsfwjs@4.4.0");
+  }
+  let dir = dirname(entry);
   for (;;) {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'nsfwjs') return dir;

@@ -5,9 +5,9 @@ import {
   createMaskingModel, loadMaskingModel, saveMaskingModel, SaliencyError, trainMaskingModel,
   type Classifier, type MaskingModel, type MaskingProgress, type MaskingSample, type ObjectiveOptionNames, type TrainMaskingResult,
 } from '@saliency/core';
-import { findAsset } from './assets.js';
+import { findAsset } from '@saliency/models';
 import { generateLocalisationSet } from './datasets/generated_set.js';
-import { fileHandler } from './file_handler.js';
+import { fileHandler } from '@saliency/node';
 
 /** Seed of the generated TRAINING images of the masking model (the evaluation uses another seed and held-out digits). */
 export const MASKER_TRAIN_SEED = 7100;

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { findAsset } from '../assets.js';
-import { readImage } from '../image_io.js';
+import { findAsset } from '@saliency/models';
+import { readImage } from '@saliency/node';
 import { scaledTolerance, type EvalSet } from './eval_set.js';
 
 /**

@@ -1,6 +1,6 @@
 import { SaliencyError } from '@saliency/core';
-import { progressBar } from './eval/progress_bar.js';
-import { loadGeneratedClassifier } from './models/generated_cnn.js';
+import { progressBar } from './progress_bar.js';
+import { loadGeneratedClassifier } from '@saliency/models';
 import { DIGIT_MASKER_TRAINING, trainMasker } from './train_masker.js';
 
 /** The flags of `saliency train-masker`. */
