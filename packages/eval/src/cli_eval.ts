@@ -5,13 +5,21 @@ import { EVAL_METHODS, runEvaluation } from './run_eval.js';
 
 /** The flags of `saliency eval`, as parsed by the CLI. */
 export interface EvalFlags {
+  /** `--set`: comma-separated set names or `all`. */
   set?: string;
+  /** `--methods`: comma-separated method names or `all`. */
   methods?: string;
+  /** `--sess`. */
   sess?: boolean;
+  /** `--no-sess`: without SESS only. */
   'no-sess'?: boolean;
+  /** `--split small|large`. */
   split?: string;
+  /** `--masks`: RISE masks. */
   masks?: number;
+  /** `--out`: the report folder. */
   out: string;
+  /** Backend and machine, for the report. */
   environment: string;
   /** Worker processes (`--workers N`; 0: this process). */
   workers?: number;

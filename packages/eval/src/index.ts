@@ -22,7 +22,7 @@ export { JobRunner, failedRecord, loadEvalSet } from './job_runner.js';
 export { JsonlStore, parseStoreLine, type KeyedRecord } from './jsonl_store.js';
 export { runLocalPool, poolChildEntry, type LocalPoolOptions, type LocalPoolResult, type PoolEvent } from './local_pool.js';
 export { runOnQueue, DEFAULT_QUEUE_NAME, type QueueRunOptions, type QueueRunResult } from './queue_run.js';
-export { runQueueWorker, type QueueWorkerOptions, type QueueWorkerEvent } from './queue_worker.js';
+export { runQueueWorker, type QueueWorkerOptions, type QueueWorkerEvent, type QueueWorkerResult } from './queue_worker.js';
 export { parseRedisUrl, checkRedis, type RedisTarget } from './redis_url.js';
 export { QUEUE_INSTALL_COMMAND } from './bullmq_loader.js';
 export { openRecordStore, type EvalRecord, type RecordStore } from './records.js';

@@ -10,8 +10,22 @@ import type { EvalModelName, EvalSetName } from './eval_set.js';
  * bundled evaluation set (regenerated or re-read by the worker, which is deterministic).
  */
 export type JobImage =
-  | { kind: 'file'; path: string }
-  | { kind: 'set'; set: EvalSetName; count: number; index: number };
+  | {
+    /** An image file. */
+    kind: 'file';
+    /** Absolute path every worker can read. */
+    path: string;
+  }
+  | {
+    /** One image of a bundled evaluation set. */
+    kind: 'set';
+    /** The set. */
+    set: EvalSetName;
+    /** How many images of the set the run uses. */
+    count: number;
+    /** The image's index among them. */
+    index: number;
+  };
 
 /** The classifier a job is explained with: a bundled preset (the `preset` of the CLI's model spec). */
 export interface JobModel {
@@ -46,11 +60,29 @@ export interface EvalJob {
   /** {@link jobKey} of the job: the record's key; the BullMQ job id. */
   key: string;
   /** The set the item belongs to and which metrics apply. */
-  set: { name: string; pointing: boolean; localisation: boolean };
+  set: {
+    /** Set (dataset) name. */
+    name: string;
+    /** Whether the pointing game applies (the set has boxes). */
+    pointing: boolean;
+    /** Whether localisation error applies. */
+    localisation: boolean;
+  };
   /** The classifier. */
   model: JobModel;
   /** The item's ground truth. */
-  item: { id: string; target: number | 'top'; boxes: Box[]; difficult: boolean; tolerance: number };
+  item: {
+    /** Stable identifier within the set. */
+    id: string;
+    /** Class to explain, or the model's top class. */
+    target: number | 'top';
+    /** Ground-truth boxes of the target (pixels). */
+    boxes: Box[];
+    /** The design's "difficult" flag. */
+    difficult: boolean;
+    /** Pointing-game tolerance in pixels. */
+    tolerance: number;
+  };
   /** Where the pixels come from. */
   image: JobImage;
   /** Method name with `+sess` when wrapped in SESS, or `gt-box`. */
@@ -72,7 +104,17 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** What identifies an image in a job key: an absolute path and its size in bytes, or a hash of its pixels. */
-export type ImageIdentity = { path: string; size: number } | { sha256: string };
+export type ImageIdentity =
+  | {
+    /** Absolute path. */
+    path: string;
+    /** Size in bytes. */
+    size: number;
+  }
+  | {
+    /** SHA-256 (hex) of the size and the RGB bytes. */
+    sha256: string;
+  };
 
 /** The identity of an image file: its absolute path and size in bytes. */
 export async function fileIdentity(path: string): Promise<ImageIdentity> {

@@ -43,7 +43,12 @@ export class JsonlStore<T extends KeyedRecord> {
   private offset = 0;
   private pending = '';
 
-  private constructor(readonly path: string) {}
+  /** The store's file. */
+  readonly path: string;
+
+  private constructor(path: string) {
+    this.path = path;
+  }
 
   /** Opens (or creates) the store at `path` and reads the records already there. */
   static async open<T extends KeyedRecord>(path: string): Promise<JsonlStore<T>> {

@@ -9,10 +9,40 @@ import type { EvalRecord } from './records.js';
 
 /** Something that happened in a local worker pool (for logs and tests). */
 export type PoolEvent =
-  | { type: 'spawn'; pid: number }
-  | { type: 'start'; pid: number; key: string }
-  | { type: 'retry'; key: string; attempt: number; reason: string }
-  | { type: 'exit'; pid: number; code: number | null; signal: NodeJS.Signals | null };
+  | {
+    /** A worker process was started. */
+    type: 'spawn';
+    /** Its process id. */
+    pid: number;
+  }
+  | {
+    /** A worker was given a job. */
+    type: 'start';
+    /** The worker's process id. */
+    pid: number;
+    /** The job's key. */
+    key: string;
+  }
+  | {
+    /** A try of a job failed and the job was queued again. */
+    type: 'retry';
+    /** The job's key. */
+    key: string;
+    /** Tries so far. */
+    attempt: number;
+    /** The error, or how the worker died. */
+    reason: string;
+  }
+  | {
+    /** A worker process exited. */
+    type: 'exit';
+    /** Its process id. */
+    pid: number;
+    /** Exit code (null when killed by a signal). */
+    code: number | null;
+    /** The signal that killed it, if any. */
+    signal: NodeJS.Signals | null;
+  };
 
 /** Options of {@link runLocalPool}. */
 export interface LocalPoolOptions {

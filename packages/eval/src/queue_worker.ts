@@ -17,6 +17,12 @@ export interface QueueWorkerEvent {
   message?: string;
 }
 
+/** What {@link runQueueWorker} did. */
+export interface QueueWorkerResult {
+  /** Jobs this worker recorded. */
+  processed: number;
+}
+
 /** Options of {@link runQueueWorker}. */
 export interface QueueWorkerOptions {
   /** `redis://host:port/db`. */
@@ -46,7 +52,7 @@ export interface QueueWorkerOptions {
  * @throws SaliencyError `QUEUE_UNREACHABLE` when no Redis answers at `url`;
  *   `MISSING_PACKAGE` when bullmq or ioredis is not installed.
  */
-export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ processed: number }> {
+export async function runQueueWorker(opts: QueueWorkerOptions): Promise<QueueWorkerResult> {
   const target = parseRedisUrl(opts.url);
   await checkRedis(target);
   const { Worker } = await loadBullmq();

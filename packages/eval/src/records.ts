@@ -27,7 +27,14 @@ export interface EvalRecord {
   /** Deletion AUC. */
   deletion: number | null;
   /** The insertion and deletion curves (probability per step) for plotting. */
-  curves: { fractions: number[]; insertion: number[]; deletion: number[] } | null;
+  curves: {
+    /** Fraction of pixels changed at each point. */
+    fractions: number[];
+    /** Probability of the target as pixels are inserted. */
+    insertion: number[];
+    /** Probability of the target as pixels are deleted. */
+    deletion: number[];
+  } | null;
   /** Overlay image written for this record, relative to the report folder. */
   overlay: string | null;
   /** Only on a job that failed for good: its last error (the record counts in no metric; a rerun tries again). */
