@@ -24,6 +24,8 @@
  *   format, a config or labels file that does not fit the model).
  * - `BAD_DATASET`: a dataset on disk cannot be read (missing folder or annotation file, malformed
  *   XML/JSON, a class map that is not a JSON object).
+ * - `QUEUE_UNREACHABLE`: no Redis answers at a `--queue` URL.
+ * - `WORKER_FAILED`: worker processes of a local fan-out exit before they can take work.
  */
 export type SaliencyErrorCode =
   | 'BAD_RANK'
@@ -41,7 +43,9 @@ export type SaliencyErrorCode =
   | 'ABORTED'
   | 'MISSING_PACKAGE'
   | 'BAD_MODEL'
-  | 'BAD_DATASET';
+  | 'BAD_DATASET'
+  | 'QUEUE_UNREACHABLE'
+  | 'WORKER_FAILED';
 
 /**
  * The brand every {@link SaliencyError} carries. `Symbol.for` gives the same symbol in every copy

@@ -32,6 +32,14 @@ export interface EvalFlags {
   target?: number | 'top';
   /** The model that explains the dataset (`--model` and its flags). */
   model?: ModelSpec;
+  /** Worker processes (`--workers N`; 0: this process). */
+  workers?: number;
+  /** `--queue redis://host:port/db`: run the jobs on a BullMQ queue served by `saliency worker`. */
+  queue?: string;
+  /** `--queue-name`: the BullMQ queue (default saliency-eval). */
+  queueName?: string;
+  /** `--backend`, passed to the worker processes. */
+  backend?: string;
 }
 
 function list(s: string | undefined, all: readonly string[]): string[] {
@@ -46,6 +54,8 @@ export async function runEvalCommand(flags: EvalFlags, print: (line: string) => 
   if (split !== 'small' && split !== 'large') throw new SaliencyError('BAD_OPTION', `--split must be 'small' or 'large'; got '${split}'.`);
   if (flags.sess === true && flags['no-sess'] === true) throw new SaliencyError('BAD_OPTION', '--sess and --no-sess contradict each other.');
   const bar = progressBar();
+  if (flags.queue != null) print(`jobs go to ${flags.queue}; start \`saliency worker --queue ${flags.queue}\` on machines that see ${flags.out}`);
+  else if ((flags.workers ?? 0) > 0) print(`${flags.workers} worker processes`);
   const result = await runEvaluation({
     sets: list(flags.set, EVAL_SET_NAMES) as EvalSetName[],
     methods: list(flags.methods, EVAL_METHODS),
@@ -53,12 +63,17 @@ export async function runEvalCommand(flags: EvalFlags, print: (line: string) => 
     split: split as EvalSplit,
     masks: flags.masks,
     out: flags.out,
+    workers: flags.queue != null ? undefined : flags.workers,
+    queue: flags.queue,
+    queueName: flags.queueName,
+    backend: flags.backend,
     environment: flags.environment,
     onProgress: (p) => bar(p.done, p.total, p.label),
     signal,
   });
   print(result.markdown);
-  print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`);
+  print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`
+    + (result.failed > 0 ? `, ${result.failed} failed (their errors are in the records)` : ''));
   print(`wrote ${result.files.html} and ${result.files.json}`);
   return 0;
 }
@@ -79,12 +94,15 @@ async function runDatasetEval(flags: EvalFlags & { dataset: string }, print: (li
     if (set.items.length === 0) throw new SaliencyError('BAD_DATASET', `Nothing to evaluate in ${flags.dataset}: every item was skipped.`);
     const bar = progressBar();
     const result = await runEvaluation({
-      dataset: { set, model }, methods: list(flags.methods, EVAL_METHODS), sess: flags['no-sess'] !== true,
+      dataset: { set, model: { classifier: model.classifier, camLayer: model.camLayer, spec: model.spec } },
+      methods: list(flags.methods, EVAL_METHODS), sess: flags['no-sess'] !== true,
       split: 'large', masks: flags.masks, out: flags.out, environment: flags.environment,
+      workers: flags.queue != null ? undefined : flags.workers, queue: flags.queue, queueName: flags.queueName, backend: flags.backend,
       onProgress: (p) => bar(p.done, p.total, p.label), signal,
     });
     print(result.markdown);
-    print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`);
+    print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`
+      + (result.failed > 0 ? `, ${result.failed} failed (their errors are in the records)` : ''));
     print(`wrote ${result.files.html} and ${result.files.json}`);
     return 0;
   } finally {

@@ -50,7 +50,7 @@ export async function datasetEvalSet(read: DatasetReadResult, description: strin
       continue;
     }
     items.push({
-      id: ids[k], image, target: item.target,
+      id: ids[k], image, path: item.imagePath, target: item.target,
       boxes: item.objects.filter((o) => o.classIndex === item.target).map((o) => ({ ...o.box })),
       difficult: item.difficultSubset, tolerance: DATASET_POINTING_TOLERANCE,
     });

@@ -15,6 +15,8 @@ export interface EvalItem {
   id: string;
   /** RGB pixels, 0–255. */
   image: DecodedImage;
+  /** The image file, for items read from disk (datasets): worker processes read it from there. */
+  path?: string;
   /** Class to explain, or `'top'` for the model's own top class on the image. */
   target: number | 'top';
   /** Ground-truth boxes of the target (pixels of `image`); empty when the set has none. */

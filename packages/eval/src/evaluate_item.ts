@@ -5,6 +5,9 @@ import { writeOverlayPng } from '@saliency/node';
 import type { EvalItem, EvalSet } from './eval_set.js';
 import type { EvalRecord } from './records.js';
 
+/** What {@link evaluateItem} needs of a set: its name and which metrics apply. */
+export type EvalSetInfo = { name: string } & Pick<EvalSet, 'pointing' | 'localisation'>;
+
 /** Settings shared by every item of a run. */
 export interface ItemSettings {
   /** Curve images per forward pass of insertion/deletion. */
@@ -39,7 +42,7 @@ function bestIou(box: Box | null, truth: readonly Box[]): number | null {
  * the mask vs the ground-truth boxes), saliency metric, insertion/deletion. Leaves no tensors.
  */
 export async function evaluateItem(
-  set: EvalSet, item: EvalItem, image: tf.Tensor3D, target: number,
+  set: EvalSetInfo, item: EvalItem, image: tf.Tensor3D, target: number,
   classifier: Classifier, method: SaliencyMethod, variant: string, s: ItemSettings,
 ): Promise<EvalRecord> {
   const t0 = performance.now();
@@ -69,7 +72,7 @@ export async function evaluateItem(
  * The reference row of a set with boxes: the saliency metric of the largest ground-truth box
  * (what Dabkowski & Gal compare their masks against).
  */
-export async function evaluateTruthBox(set: EvalSet, item: EvalItem, image: tf.Tensor3D, target: number, classifier: Classifier): Promise<EvalRecord> {
+export async function evaluateTruthBox(set: EvalSetInfo, item: EvalItem, image: tf.Tensor3D, target: number, classifier: Classifier): Promise<EvalRecord> {
   const largest = [...item.boxes].sort((a, b) => b.width * b.height - a.width * a.height)[0];
   const map = tf.zeros([item.image.height, item.image.width]) as tf.Tensor2D;
   try {

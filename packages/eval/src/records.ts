@@ -1,9 +1,8 @@
-import { appendFile, mkdir, readFile, truncate } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { JsonlStore } from './jsonl_store.js';
 
 /** What one (set, method, image) evaluation produced; one line of `records.jsonl`. */
 export interface EvalRecord {
-  /** `${set}/${variant}/${itemId}`: what a resumed run skips. */
+  /** The job's key (see `jobKey`: a hash of the image, ground truth, model and settings): what a rerun skips. */
   key: string;
   /** Evaluation set. */
   set: string;
@@ -28,62 +27,24 @@ export interface EvalRecord {
   /** Deletion AUC. */
   deletion: number | null;
   /** The insertion and deletion curves (probability per step) for plotting. */
-  curves: { fractions: number[]; insertion: number[]; deletion: number[] } | null;
+  curves: {
+    /** Fraction of pixels changed at each point. */
+    fractions: number[];
+    /** Probability of the target as pixels are inserted. */
+    insertion: number[];
+    /** Probability of the target as pixels are deleted. */
+    deletion: number[];
+  } | null;
   /** Overlay image written for this record, relative to the report folder. */
   overlay: string | null;
+  /** Only on a job that failed for good: its last error (the record counts in no metric; a rerun tries again). */
+  error?: string;
 }
 
-/**
- * An append-only JSON-lines store of finished evaluations: each record is written as soon as it is
- * computed, so an interrupted run loses at most the image in progress, and a rerun skips the keys
- * already present.
- */
-export class RecordStore {
-  private readonly done = new Map<string, EvalRecord>();
+/** The store of a run's records (`records.jsonl`, see {@link JsonlStore}): one line per job key. */
+export type RecordStore = JsonlStore<EvalRecord>;
 
-  private constructor(private readonly path: string) {}
-
-  /** Opens (or creates) the store at `path`, reading the records already there; a torn last line is ignored. */
-  static async open(path: string): Promise<RecordStore> {
-    const store = new RecordStore(path);
-    await mkdir(dirname(path), { recursive: true });
-    let text = '';
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    // A run killed mid-write leaves a last line without its newline: cut it off (that image is
-    // recomputed), so the next record starts on a line of its own and the file stays valid JSON lines.
-    if (text.length > 0 && !text.endsWith('\n')) {
-      text = text.slice(0, text.lastIndexOf('\n') + 1);
-      await truncate(path, Buffer.byteLength(text));
-    }
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        const r = JSON.parse(line) as EvalRecord;
-        store.done.set(r.key, r);
-      } catch {
-        // A line cut short by an interruption: that image is simply recomputed.
-      }
-    }
-    return store;
-  }
-
-  /** Whether `key` was already evaluated. */
-  has(key: string): boolean {
-    return this.done.has(key);
-  }
-
-  /** Appends a record (durably, before resolving). */
-  async add(r: EvalRecord): Promise<void> {
-    await appendFile(this.path, JSON.stringify(r) + '\n');
-    this.done.set(r.key, r);
-  }
-
-  /** Every record, in insertion order. */
-  all(): EvalRecord[] {
-    return [...this.done.values()];
-  }
+/** Opens (or creates) a run's record store. */
+export function openRecordStore(path: string): Promise<RecordStore> {
+  return JsonlStore.open<EvalRecord>(path);
 }

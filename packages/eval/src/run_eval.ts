@@ -1,16 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SaliencyError, type Classifier, type MaskingModel, type SaliencyMethod, type SessOptions } from '@saliency/core';
-import { CAM_METHOD_NAMES, methodByName, METHOD_NAMES } from '@saliency/node';
-import { loadFaceExpressionClassifier, loadGeneratedClassifier, loadMobileNetV2Classifier, type BundledClassifier } from '@saliency/models';
-import { hasDigitMasker, loadDigitMasker } from './train_masker.js';
-import { EVAL_SET_NAMES, type EvalModelName, type EvalSet, type EvalSetName, type EvalSplit } from './eval_set.js';
-import { evaluateItem, evaluateTruthBox, itemTensor, topClass } from './evaluate_item.js';
-import { facesEvalSet } from './faces_set.js';
-import { generatedEvalSet } from './generated_eval_set.js';
-import { photosEvalSet } from './photos_set.js';
-import { RecordStore, type EvalRecord } from './records.js';
+import { SaliencyError, type Classifier, type SessOptions } from '@saliency/core';
+import { METHOD_NAMES, type ModelSpec } from '@saliency/node';
+import { hasDigitMasker } from './train_masker.js';
+import { EVAL_SET_NAMES, type EvalSet, type EvalSetName, type EvalSplit } from './eval_set.js';
+import { fileIdentity, jobKey, pixelIdentity, type EvalJob, type JobModel, type JobSettings } from './job.js';
+import { failedRecord, JobRunner, loadEvalSet } from './job_runner.js';
+import { JsonlStore } from './jsonl_store.js';
+import { runLocalPool, type PoolEvent } from './local_pool.js';
+import { runOnQueue } from './queue_run.js';
+import type { EvalRecord } from './records.js';
 import { reportHtml } from './report_html.js';
 import { summarise, summaryMarkdown, type SummaryRow } from './summary.js';
 
@@ -43,15 +43,39 @@ export interface EvalOptions {
   overlays?: number;
   /** Curve images per forward pass of insertion/deletion (default 16). */
   batchSize?: number;
+  /**
+   * Worker processes, each with its own backend and one wasm thread, fed from one queue in this
+   * process (`saliency eval --workers N`; default 0: compute in this process).
+   */
+  workers?: number;
+  /**
+   * `redis://host:port/db`: put the jobs on a BullMQ queue for `saliency worker` processes (on any
+   * machine that sees `out`) and wait for their records. Needs the optional packages bullmq and ioredis.
+   */
+  queue?: string;
+  /** BullMQ queue name (default `saliency-eval`). */
+  queueName?: string;
+  /** Backend of the worker processes (default: `initBackend`'s choice). */
+  backend?: string;
+  /** Tries per job before it is recorded as failed (default 3). */
+  attempts?: number;
   /** Called after each evaluated (or skipped) image. */
   onProgress?: (p: { done: number; total: number; label: string }) => void;
-  /** Stops between images; finished images stay on disk. */
+  /** Receives the local worker pool's events (worker started, job started, retry, worker exit). */
+  onPoolEvent?: (e: PoolEvent) => void;
+  /**
+   * Drains: no new job starts; the jobs in progress finish and are recorded (then the call rejects
+   * with `ABORTED`). With a queue, the queued jobs stay for the workers or a rerun.
+   */
   signal?: AbortSignal;
   /** Text describing the backend, for the report. */
   environment?: string;
   /**
    * A dataset from disk (see `datasetEvalSet`) and the classifier that explains it; evaluated
    * instead of the bundled sets unless `sets` is given too. The caller disposes the classifier.
+   * With `model.spec` (how `loadClassifier` loaded it) the jobs can run in worker processes or on
+   * a queue: each worker loads the model from the spec and reads the images from their paths
+   * (which every worker must see). Without it they run in this process.
    */
   dataset?: EvalDataset;
 }
@@ -66,6 +90,8 @@ export interface EvalDataset {
     classifier: Classifier;
     /** The CAM layer. */
     camLayer?: string;
+    /** How the model was loaded (`loadClassifier`), so worker processes can load it too. */
+    spec?: ModelSpec;
   };
 }
 
@@ -89,6 +115,8 @@ export interface EvalResult {
   computed: number;
   /** Images skipped because a previous run had finished them. */
   skipped: number;
+  /** Jobs recorded as failed (with their error in records.jsonl), left out of the table. */
+  failed: number;
   /** Paths written. */
   files: EvalFiles;
 }
@@ -132,35 +160,77 @@ export const SKIPPED_VARIANTS: Record<EvalSplit, Partial<Record<EvalSetName, rea
   },
 };
 
-async function loadModel(name: EvalModelName | 'custom', opts: EvalOptions): Promise<BundledClassifier> {
-  if (name === 'custom') {
-    if (opts.dataset == null) throw new SaliencyError('BAD_OPTION', 'A custom set needs its classifier (EvalOptions.dataset.model).');
-    // The caller owns the dataset's classifier: disposing it here would be a no-op.
-    return { classifier: opts.dataset.model.classifier, camLayer: opts.dataset.model.camLayer ?? 'auto', dispose: () => undefined };
+/** The settings of a variant, as hashed into its jobs' keys. */
+function variantSettings(m: string, sess: boolean, masks: number, batchSize: number): JobSettings {
+  if (m === 'gt-box') return { method: 'gt-box', sess: false, masks: 0, seed: 0, sessOptions: {}, batchSize: 0, layer: null };
+  return { method: m, sess, masks, seed: 0, sessOptions: sess ? EVAL_SESS_OPTIONS : {}, batchSize, layer: null };
+}
+
+/**
+ * The jobs of a run over bundled sets: one per (image, variant) in set, image, variant order,
+ * each keyed by {@link jobKey} (image pixels, ground truth, model, settings).
+ */
+function planJobs(loaded: readonly EvalSet[], variantsOf: (s: EvalSet) => { m: string; sess: boolean }[], o: { out: string; masks: number; batchSize: number; overlays: number; counts: Map<string, number>; spec?: ModelSpec }): EvalJob[] {
+  const jobs: EvalJob[] = [];
+  for (const set of loaded) {
+    const variants = [...variantsOf(set).map(({ m, sess }) => ({ m, sess, variant: sess ? `${m}+sess` : m })),
+      ...(set.localisation ? [{ m: 'gt-box', sess: false, variant: 'gt-box' }] : [])];
+    for (const [index, it] of set.items.entries()) {
+      const identity = pixelIdentity(it.image.width, it.image.height, it.image.data);
+      const item = { id: it.id, target: it.target, boxes: it.boxes, difficult: it.difficult, tolerance: it.tolerance };
+      const model: JobModel = set.model === 'custom' ? { preset: 'custom', ...(o.spec != null ? { spec: o.spec } : {}) } : { preset: set.model };
+      for (const { m, sess, variant } of variants) {
+        const settings = variantSettings(m, sess, o.masks, o.batchSize);
+        const overlay = m !== 'gt-box' && index < o.overlays ? `overlays/${set.name}-${it.id}-${variant}.png` : null;
+        jobs.push({
+          key: jobKey({ image: identity, item, model, settings }),
+          set: { name: set.name, pointing: set.pointing, localisation: set.localisation },
+          model, item, image: set.model === 'custom' && it.path != null ? { kind: 'file', path: it.path } : { kind: 'set', set: set.name as EvalSetName, count: o.counts.get(set.name)!, index },
+          variant, settings, overlay, out: o.out,
+        });
+      }
+    }
   }
-  if (name === 'digits') return loadGeneratedClassifier();
-  if (name === 'face') return loadFaceExpressionClassifier();
-  return loadMobileNetV2Classifier();
+  return jobs;
 }
 
-async function loadSet(name: EvalSetName, split: EvalSplit, limit: number): Promise<EvalSet> {
-  const n = Math.min(limit, EVAL_SPLITS[split][name]);
-  if (name === 'generated') return generatedEvalSet(n);
-  if (name === 'faces') return facesEvalSet(n);
-  return photosEvalSet(n);
-}
+const labelOf = (j: EvalJob): string => `${j.set.name} ${j.variant} ${j.item.id}`;
 
-const CAM_METHODS = new Set(CAM_METHOD_NAMES);
+/** Computes jobs in this process, one after the other, with the same code the workers run. */
+async function runInProcess(jobs: readonly EvalJob[], store: JsonlStore<EvalRecord>, attempts: number, signal: AbortSignal | undefined, tick: (j: EvalJob) => void, own?: EvalDataset['model']): Promise<void> {
+  const runner = new JobRunner(own != null ? { classifier: own.classifier, camLayer: own.camLayer ?? 'auto', dispose: () => undefined } : undefined);
+  try {
+    for (const job of jobs) {
+      if (signal?.aborted === true) return;
+      for (let n = 1; ; n++) {
+        try {
+          await store.add(await runner.run(job));
+          break;
+        } catch (e) {
+          if (n >= attempts) {
+            await store.add(failedRecord(job, `failed ${n} times; last error: ${e instanceof Error ? e.message : String(e)}`));
+            break;
+          }
+        }
+      }
+      tick(job);
+    }
+  } finally {
+    await runner.dispose();
+  }
+}
 
 /**
  * Runs the evaluation suite: every method (± SESS) on every image of the chosen sets, measured by
  * the pointing game, localisation error, the saliency metric and insertion/deletion; writes
  * `records.jsonl` (one line per finished image, so a rerun resumes), `results.json` and `index.html`
- * under `out`.
+ * under `out`. The work is one job per (image, method, settings) with a key hashed from them; it
+ * runs in this process, in `workers` local processes, or on a BullMQ `queue`, and the output
+ * folder is the same in every case (timings aside).
  *
  * @example
  * ```ts
- * const { markdown } = await runEvaluation({ sets: ['generated'], methods: ['gradcam'], out: 'report' });
+ * const { markdown } = await runEvaluation({ sets: ['generated'], methods: ['gradcam'], out: 'report', workers: 2 });
  * ```
  */
 export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
@@ -176,88 +246,83 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
       throw new SaliencyError('BAD_OPTION', `Unknown method '${m}'. Choose from: ${METHOD_NAMES.join(', ')}.`);
     }
   }
+  if (opts.workers != null && (!Number.isInteger(opts.workers) || opts.workers < 0)) {
+    throw new SaliencyError('BAD_OPTION', `workers must be a non-negative integer; got ${opts.workers}.`);
+  }
   const split = opts.split ?? 'small';
   const masks = opts.masks ?? (split === 'small' ? 500 : 4000);
   const overlays = opts.overlays ?? 3;
   const batchSize = opts.batchSize ?? 16;
+  const attempts = opts.attempts ?? 3;
   const out = resolve(opts.out);
-  const store = await RecordStore.open(join(out, 'records.jsonl'));
+  const store = await JsonlStore.open<EvalRecord>(join(out, 'records.jsonl'));
   const allVariants = methods.flatMap((m) => (opts.sess ?? true) ? [{ m, sess: false }, { m, sess: true }] : [{ m, sess: false }]);
   const notes: string[] = [];
 
-  const loaded = await Promise.all(sets.map((s) => loadSet(s, split, opts.limit ?? Infinity)));
-  if (opts.dataset != null) loaded.push({ ...opts.dataset.set, items: opts.dataset.set.items.slice(0, opts.limit ?? Infinity) });
-  const setVariants = new Map(loaded.map((set) => {
-    const skip = new Set(set.name === 'dataset' ? [] : SKIPPED_VARIANTS[split][set.name] ?? []);
-    const kept = allVariants.filter(({ m, sess }) => {
-      const v = sess ? `${m}+sess` : m;
+  const counts = new Map(sets.map((s) => [s as string, Math.min(opts.limit ?? Infinity, EVAL_SPLITS[split][s])]));
+  const loaded = await Promise.all(sets.map((s) => loadEvalSet(s, counts.get(s)!)));
+  const spec = opts.dataset?.model.spec;
+  if (opts.dataset != null) {
+    const set = { ...opts.dataset.set, items: opts.dataset.set.items.slice(0, opts.limit ?? Infinity) };
+    loaded.push(set);
+    counts.set(set.name, set.items.length);
+    if (spec == null && (opts.queue != null || (opts.workers ?? 0) > 0)) {
+      notes.push('the dataset ran in this process: its classifier was given without a spec (loadClassifier) that worker processes could load');
+    }
+  }
+  const inProcessOnly = opts.dataset != null && spec == null;
+  const variantsOf = (set: EvalSet): { m: string; sess: boolean }[] => {
+    const skip = new Set(SKIPPED_VARIANTS[split][set.name as EvalSetName] ?? []);
+    return allVariants.filter(({ m, sess }) => {
       if (m === 'masking' && (set.model !== 'digits' || !hasDigitMasker())) return false;
-      return !skip.has(v);
+      return !skip.has(sess ? `${m}+sess` : m);
     });
+  };
+  for (const set of loaded) {
+    const skip = new Set(SKIPPED_VARIANTS[split][set.name as EvalSetName] ?? []);
+    const kept = variantsOf(set);
     const dropped = allVariants.map(({ m, sess }) => (sess ? `${m}+sess` : m)).filter((v) => !kept.some(({ m, sess }) => (sess ? `${m}+sess` : m) === v));
     if (dropped.length > 0) {
       notes.push(`${set.name}: not run: ${dropped.join(', ')}`
         + (dropped.some((v) => v.startsWith('masking')) ? (hasDigitMasker() ? ' (a trained masking model ships for the digit CNN only)' : ' (no trained masking model: assets/masker-digits is missing)') : '')
         + (skip.size > 0 ? (split === 'small' ? ' (left out of the small split to keep it within 10 minutes on 2 CPU cores; --split large runs more)' : ' (left out: many minutes per image on 2 CPU cores)') : ''));
     }
-    return [set.name, kept] as const;
-  }));
-  const total = loaded.reduce((n, s) => n + s.items.length * (setVariants.get(s.name)!.length + (s.localisation ? 1 : 0)), 0);
-  let done = 0, computed = 0, skipped = 0;
-  const tick = (label: string): void => opts.onProgress?.({ done, total, label });
+  }
+  const jobs = planJobs(loaded, variantsOf, { out, masks, batchSize, overlays, counts, spec });
+  const pending = jobs.filter((j) => !store.has(j.key));
+  const skipped = jobs.length - pending.length;
+  let done = skipped;
+  const tick = (j: EvalJob): void => { done++; opts.onProgress?.({ done, total: jobs.length, label: labelOf(j) }); };
 
-  for (const set of loaded) {
-    const model = await loadModel(set.model, opts);
-    let masker: MaskingModel | null = null;
-    try {
-      if (methods.includes('masking') && set.model === 'digits' && hasDigitMasker()) masker = await loadDigitMasker(model.classifier);
-      const methodOf = (m: string, sess: boolean): SaliencyMethod => methodByName(m, {
-        layer: CAM_METHODS.has(m) ? model.camLayer : undefined, seed: 0, masks,
-        sess, sessOptions: EVAL_SESS_OPTIONS, masker: masker ?? undefined,
+  if (pending.length > 0) {
+    if (opts.queue != null && !inProcessOnly) {
+      await runOnQueue(pending, {
+        url: opts.queue, name: opts.queueName, attempts, store, signal: opts.signal,
+        onProgress: (d) => {
+          const now = skipped + d;
+          if (now > done) { done = now; opts.onProgress?.({ done, total: jobs.length, label: `queue ${opts.queue}` }); }
+        },
       });
-      const variants = setVariants.get(set.name)!;
-      for (const [index, item] of set.items.entries()) {
-        const image = itemTensor(item);
-        try {
-          let target: number | null = typeof item.target === 'number' ? item.target : null;
-          const resolveTarget = async (): Promise<number> => (target ??= await topClass(model.classifier, image));
-          const jobs: { variant: string; run: () => Promise<EvalRecord> }[] = variants.map(({ m, sess }) => {
-            const variant = sess ? `${m}+sess` : m;
-            return {
-              variant,
-              run: async () => evaluateItem(set, item, image, await resolveTarget(), model.classifier, methodOf(m, sess), variant, {
-                batchSize,
-                overlay: index < overlays
-                  ? { file: join(out, 'overlays', `${set.name}-${item.id}-${variant}.png`), relative: `overlays/${set.name}-${item.id}-${variant}.png` }
-                  : null,
-              }),
-            };
-          });
-          if (set.localisation) jobs.push({ variant: 'gt-box', run: async () => evaluateTruthBox(set, item, image, await resolveTarget(), model.classifier) });
-          for (const job of jobs) {
-            if (opts.signal?.aborted === true) throw new SaliencyError('ABORTED', 'Evaluation aborted; finished images are kept in records.jsonl — rerun to resume.');
-            const key = `${set.name}/${job.variant}/${item.id}`;
-            if (store.has(key)) {
-              skipped++;
-            } else {
-              await store.add(await job.run());
-              computed++;
-            }
-            done++;
-            tick(`${set.name} ${job.variant} ${item.id}`);
-          }
-        } finally {
-          image.dispose();
-        }
-      }
-    } finally {
-      masker?.dispose();
-      model.dispose();
+    } else if ((opts.workers ?? 0) > 0 && !inProcessOnly) {
+      await runLocalPool(pending, {
+        workers: Math.min(opts.workers!, pending.length), backend: opts.backend, attempts, signal: opts.signal, onEvent: opts.onPoolEvent,
+        onRecord: async (r, j) => { await store.add(r); tick(j); },
+      });
+    } else {
+      await runInProcess(pending, store, attempts, opts.signal, tick, opts.dataset?.model);
     }
   }
-
-  const wanted = new Set(loaded.map((s) => s.name as string));
-  const records = store.all().filter((r) => wanted.has(r.set));
+  await store.refresh();
+  const finished = jobs.map((j) => store.get(j.key));
+  if (finished.some((r) => r == null)) {
+    throw new SaliencyError('ABORTED', `Evaluation stopped with ${finished.filter((r) => r == null).length} of ${jobs.length} jobs unfinished; finished ones are kept in records.jsonl — rerun to resume.`);
+  }
+  // Every job has its record: write the store in job order, one line per key, so runs of the
+  // same work give the same file whichever processes computed it.
+  await store.compact(jobs.map((j) => j.key));
+  const records = finished.filter((r): r is EvalRecord => r != null && r.error == null);
+  const failed = pending.filter((j) => store.get(j.key)?.error != null).length;
+  if (records.length < jobs.length) notes.push(`${jobs.length - records.length} jobs failed and are left out (their errors are in records.jsonl)`);
   const rows = summarise(records);
   const markdown = summaryMarkdown(rows);
   const files = { html: join(out, 'index.html'), json: join(out, 'results.json'), records: join(out, 'records.jsonl') };
@@ -272,5 +337,5 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const date = new Date().toISOString();
   await writeFile(files.json, JSON.stringify({ date, environment, settings, sets: loaded.map((s) => ({ name: s.name, model: s.model, description: s.description, images: s.items.length })), rows }, null, 1) + '\n');
   await writeFile(files.html, reportHtml(rows, records, { date, environment, settings, sets: loaded.map((s) => ({ name: s.name, description: s.description })) }));
-  return { rows, markdown, computed, skipped, files };
+  return { rows, markdown, computed: pending.length - failed, skipped, failed, files };
 }

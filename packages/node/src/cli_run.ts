@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -39,6 +39,12 @@ export const USAGE = `usage:
   saliency eval --dataset voc:<dir>|coco:<json>,<dir> | --images <dir|glob>  --model <preset|dir|model.json>
                               [--class-map <json>] [--split NAME] [--target N|top] [--methods …] [--no-sess] [--out DIR]
                               the same measures on your data with your model (folders: insertion/deletion only)
+                              [--workers N] N worker processes (default: the machine's cores; 0: this process)
+                              [--queue redis://host:port/db [--queue-name NAME]] jobs on a BullMQ queue instead,
+                              done by \`saliency worker\` processes that see DIR (needs: npm install bullmq ioredis)
+                              Ctrl-C drains: jobs in progress finish and are kept; a rerun does the rest
+  saliency worker --queue redis://host:port/db [--queue-name NAME] [--lock-ms N] [--backend NAME]
+                              takes evaluation jobs from the queue, one at a time, until Ctrl-C or SIGTERM
   saliency train-masker [--set generated] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
                               trains Dabkowski & Gal's real-time masking model for the bundled digit CNN
                               (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
@@ -131,6 +137,27 @@ function modelName(model: LoadedClassifier): string {
   return model.spec.preset ?? (p.toLowerCase().endsWith('.json') ? basename(dirname(p)) : basename(p));
 }
 
+/**
+ * Runs a long command with an AbortSignal that the first Ctrl-C (SIGINT) or SIGTERM fires: the
+ * command drains (finishes what is in progress and keeps it). A second Ctrl-C exits at once.
+ */
+async function withDrain(run: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const ctrl = new AbortController();
+  const onSignal = (): void => {
+    if (ctrl.signal.aborted) process.exit(130);
+    process.stderr.write('\nsaliency: stopping after the work in progress (Ctrl-C again to quit now)\n');
+    ctrl.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(ctrl.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 function fmt(p: number): string {
   return (100 * p).toFixed(1) + '%';
 }
@@ -183,6 +210,10 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
         'no-sess': { type: 'boolean', default: false },
         split: { type: 'string' },
         batch: { type: 'string' },
+        workers: { type: 'string' },
+        queue: { type: 'string' },
+        'queue-name': { type: 'string' },
+        'lock-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -196,7 +227,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
     print(USAGE);
     return command == null && values.help !== true ? 2 : 0;
   }
-  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker') {
+  if (command !== 'explain' && command !== 'demo' && command !== 'classmodel' && command !== 'eval' && command !== 'train-masker' && command !== 'worker') {
     throw new SaliencyError('BAD_OPTION', `Unknown command '${command}'.\n${USAGE}`);
   }
   // Every argument is checked before the backend is chosen (and its banner printed).
@@ -218,7 +249,9 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
     target = parseTarget(values.target);
     box = values.box != null ? parseBox(values.box) : null;
   }
-  await ensureWritableDir(outDir);
+  const workers = positiveInt(values.workers, '--workers');
+  const lockMs = positiveInt(values['lock-ms'], '--lock-ms');
+  if (command !== 'worker') await ensureWritableDir(outDir);
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
   describeBackend(backend).forEach(print);
 
@@ -232,13 +265,22 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
 
   if (command === 'eval') {
     const { runEvalCommand } = await loadEvalPackage('saliency eval');
-    return runEvalCommand({
+    return withDrain((signal) => runEvalCommand({
       set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
       masks, out: values.out ?? 'report',
       dataset: values.dataset ?? values.images, classMap: values['class-map'], target: values.target != null ? parseTarget(values.target) : undefined,
       model: values.dataset != null || values.images != null ? modelSpecFromFlags(values) : undefined,
       environment: `backend ${backend.name} (via ${backend.via}), tfjs ${tf.version_core}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`,
-    }, print);
+      workers: workers ?? availableParallelism(), queue: values.queue, queueName: values['queue-name'],
+      backend: values.backend,
+    }, print, signal));
+  }
+
+  if (command === 'worker') {
+    const { runWorkerCommand } = await loadEvalPackage('saliency worker');
+    return withDrain((signal) => runWorkerCommand({
+      queue: values.queue, queueName: values['queue-name'], lockMs,
+    }, print, signal));
   }
 
   if (command === 'classmodel') {
