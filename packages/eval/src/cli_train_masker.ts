@@ -5,11 +5,17 @@ import { DIGIT_MASKER_TRAINING, trainMasker } from './train_masker.js';
 
 /** The flags of `saliency train-masker`. */
 export interface TrainMaskerFlags {
+  /** `--set`: the training set (only `generated`, the digit scenes). */
   set?: string;
+  /** `--steps`: optimisation steps. */
   steps?: number;
+  /** `--batch`: images per step. */
   batch?: number;
+  /** `--seed`: seed of the data and the initial weights. */
   seed?: number;
+  /** `--lr`: Adam's learning rate. */
   lr?: number;
+  /** `--out`: folder for `model.json` and the checkpoints. */
   out: string;
 }
 
