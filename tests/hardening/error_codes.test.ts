@@ -35,6 +35,17 @@ function tiny() {
 }
 
 describe('error codes named for what went wrong', () => {
+  it("the guide's check written against the new code catches a wrong-size tensor (docs/guides/bring-your-own-model.md)", async () => {
+    const { classifier, dispose } = tiny();
+    const images = seeded([1, 5, 4, 3], 2) as tf.Tensor4D;
+    let code = '';
+    try { await gradCam().explain(classifier, images, 'top'); }
+    catch (e) { if (e instanceof SaliencyError && e.is('BAD_SIZE')) code = e.code; else throw e; }
+    expect(code).toBe('BAD_SIZE');
+    images.dispose();
+    dispose();
+  });
+
   it('a wrong-size tensor given to a method directly is BAD_SIZE (formerly BAD_RANK)', async () => {
     const { classifier, dispose } = tiny();
     const wrong = seeded([1, 5, 4, 3], 2) as tf.Tensor4D;
