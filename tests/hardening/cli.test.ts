@@ -65,7 +65,7 @@ describe('saliency CLI: bad files and usage errors', () => {
     ]) {
       const r = run(...args, '--out', join(tmp, 'usage'));
       expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr, args.join(' ')).toMatch(/^saliency: \[(BAD_OPTION|BAD_TARGET)\]/);
+      expect(r.stderr, args.join(' ')).toMatch(/^saliency: \[(BAD_OPTION|BAD_TARGET|BAD_MODEL)\]/);
       expect(r.stdout, args.join(' ')).not.toMatch(/backend:/);
     }
   });

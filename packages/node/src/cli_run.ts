@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -232,7 +232,10 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   }
   // Every argument is checked before the backend is chosen (and its banner printed).
   // (--backend is checked by initBackend, which throws before printing anything.)
-  modelSpecFromFlags(values); // model flags checked before the banner
+  const modelSpec = modelSpecFromFlags(values); // model flags checked before the banner
+  if (modelSpec.path != null && !existsSync(resolve(modelSpec.path))) {
+    throw new SaliencyError('BAD_MODEL', `No model at ${resolve(modelSpec.path)}: give a folder holding model.json, or the model.json itself.`);
+  }
   const seed = positiveInt(values.seed, '--seed');
   const masks = positiveInt(values.masks, '--masks');
   const defaultOut = command === 'eval' ? 'report' : command === 'train-masker' ? 'masker' : 'out';
