@@ -29,6 +29,7 @@ interface Manifest {
   bin?: Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 const manifests: Manifest[] = rootPkg.workspaces.map((w) => JSON.parse(readFileSync(join(root, w, 'package.json'), 'utf8')) as Manifest);
@@ -152,7 +153,7 @@ describe('package manifests', () => {
   it('every bare import of a package is declared by it (dependencies or peers)', () => {
     for (const [i, m] of manifests.entries()) {
       const src = join(root, rootPkg.workspaces[i], 'src');
-      const declared = new Set([m.name, ...Object.keys(m.dependencies ?? {}), ...Object.keys(m.peerDependencies ?? {})]);
+      const declared = new Set([m.name, ...Object.keys(m.dependencies ?? {}), ...Object.keys(m.peerDependencies ?? {}), ...Object.keys(m.optionalDependencies ?? {})]);
       const files: string[] = [];
       const walk = (d: string): void => {
         for (const e of readdirSync(d, { withFileTypes: true })) {
