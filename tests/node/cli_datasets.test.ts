@@ -98,6 +98,12 @@ describe('saliency eval --dataset', () => {
     const before = tf.memory().numTensors;
     expect(await runCli(['eval', '--dataset', voc, '--model', 'digits', '--methods', 'gradcam', '--no-sess', '--backend', 'wasm', '--out', outData], (l) => lines.push(l))).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
+    // The same run in this process (the classifier the CLI loaded is used for the jobs): the same records.
+    const outInProcess = join(dir, 'eval-voc-in-process');
+    expect(await runCli(['eval', '--dataset', voc, '--model', 'digits', '--methods', 'gradcam', '--no-sess', '--backend', 'wasm', '--workers', '0', '--out', outInProcess], () => undefined)).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    const strip = (rs: ReturnType<typeof readRecords>) => rs.map((r) => ({ ...r, ms: null }));
+    expect(strip(readRecords(outInProcess))).toEqual(strip(readRecords(outData)));
     await runEvaluation({ sets: ['generated'], methods: ['gradcam'], sess: false, limit: 2, out: outBundled });
     const { items } = await readDataset(voc, { labels: DIGITS });
     const fromData = readRecords(outData);

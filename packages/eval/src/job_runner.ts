@@ -42,15 +42,16 @@ export class JobRunner {
   private readonly sets = new Map<string, Promise<EvalSet>>();
 
   /**
-   * @param own - a classifier the caller owns, used for jobs on a custom model without a spec
-   *   (an in-process evaluation of a dataset with a classifier given to the API); never disposed here.
+   * @param own - a classifier the caller owns, used for every job on the custom model (an in-process
+   *   evaluation of a dataset whose classifier the caller already loaded); never disposed here.
    */
   constructor(private readonly own?: BundledClassifier) {}
 
   private model(m: JobModel): Promise<BundledClassifier> {
+    // A custom model the caller already loaded is used as it is (never loaded a second time from its spec).
+    if (m.preset === 'custom' && this.own != null) return Promise.resolve(this.own);
     if (m.preset === 'custom' && m.spec == null) {
-      if (this.own == null) return Promise.reject(new SaliencyError('BAD_OPTION', 'A job on a custom model without a spec needs the classifier given to the runner.'));
-      return Promise.resolve(this.own);
+      return Promise.reject(new SaliencyError('BAD_OPTION', 'A job on a custom model without a spec needs the classifier given to the runner.'));
     }
     const k = JSON.stringify(m);
     let p = this.models.get(k);
