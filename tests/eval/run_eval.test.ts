@@ -82,6 +82,36 @@ describe('saliency eval (runEvaluation)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('--no-metrics computes the same maps and nothing else, and reports the throughput', async () => {
+    const full = mkdtempSync(join(tmpdir(), 'eval-full-'));
+    const maps = mkdtempSync(join(tmpdir(), 'eval-maps-'));
+    const before = tf.memory().numTensors;
+    const a = await runEvaluation({ sets: ['generated'], methods: ['gradcam'], sess: false, out: full, limit: 2, overlays: 2 });
+    const b = await runEvaluation({ sets: ['generated'], methods: ['gradcam'], sess: false, out: maps, limit: 2, overlays: 2, metrics: false });
+    expect(tf.memory().numTensors).toBe(before);
+    // No ground-truth-box rows, every metric null, the map's time kept.
+    const rb = readRecords(maps);
+    expect(rb.map((r) => r.variant)).toEqual(['gradcam', 'gradcam']);
+    for (const r of rb) {
+      expect([r.hit, r.iou, r.saliencyMetric, r.insertion, r.deletion, r.curves]).toEqual([null, null, null, null, null, null]);
+      expect(r.ms).toBeGreaterThan(0);
+    }
+    // The same maps: the overlays are byte-identical to those of the run with metrics.
+    const ra = readRecords(full).filter((r) => r.variant === 'gradcam');
+    expect(ra).toHaveLength(2);
+    for (const [i, r] of rb.entries()) {
+      expect(readFileSync(join(maps, r.overlay!)).equals(readFileSync(join(full, ra[i].overlay!)))).toBe(true);
+    }
+    // A different job key (the settings differ), and the throughput of what was computed.
+    expect(rb[0].key).not.toBe(ra[0].key);
+    expect(a.throughput?.jobs).toBe(4); // 2 scenes × (gradcam, gt-box)
+    expect(b.throughput).toMatchObject({ jobs: 2, workers: 0 });
+    expect(b.throughput!.jobsPerSecond).toBeCloseTo(2 / b.throughput!.seconds, 10);
+    const again = await runEvaluation({ sets: ['generated'], methods: ['gradcam'], sess: false, out: maps, limit: 2, overlays: 2, metrics: false });
+    expect(again.throughput).toBeNull();
+    expect(again.computed).toBe(0);
+  });
+
   it('rejects unknown sets and methods before doing any work', async () => {
     const out = mkdtempSync(join(tmpdir(), 'eval-bad-'));
     await expect(runEvaluation({ sets: ['imagenet' as 'faces'], out })).rejects.toMatchObject({ code: 'BAD_OPTION' });
@@ -96,6 +126,7 @@ describe('saliency eval (runEvaluation)', () => {
     const text = lines.join('\n');
     expect(text).toMatch(/\| faces \| gradcam \| 2 \|/); // the small split has 2 faces
     expect(text).not.toContain('gradcam+sess');
+    expect(text).toMatch(/throughput: 2 jobs in \d+\.\d s = \d+\.\d\d jobs\/s on \d+ worker process/);
     expect(existsSync(join(out, 'index.html'))).toBe(true);
     await expect(runCli(['eval', '--split', 'medium', '--out', out], () => {})).rejects.toMatchObject({ code: 'BAD_OPTION' });
     await expect(runCli(['eval', '--set', 'imagenet', '--out', out], () => {})).rejects.toThrow(/Unknown evaluation set 'imagenet'/);

@@ -4,7 +4,7 @@ import { datasetEvalSet } from './dataset_eval_set.js';
 import { readClassMap, readDataset } from './datasets/read_dataset.js';
 import { EVAL_SET_NAMES, type EvalSetName, type EvalSplit } from './eval_set.js';
 import { progressBar } from './progress_bar.js';
-import { EVAL_METHODS, runEvaluation } from './run_eval.js';
+import { EVAL_METHODS, runEvaluation, type EvalResult } from './run_eval.js';
 
 /** The flags of `saliency eval`, as parsed by the CLI. */
 export interface EvalFlags {
@@ -16,6 +16,8 @@ export interface EvalFlags {
   sess?: boolean;
   /** `--no-sess`: only the methods without SESS. */
   'no-sess'?: boolean;
+  /** `--no-metrics`: the maps only (time and overlays), no metric. */
+  'no-metrics'?: boolean;
   /** `--split`: `small`/`large` for the bundled sets; the VOC split with `--dataset voc:`. */
   split?: string;
   /** `--masks`: RISE's number of masks. */
@@ -42,6 +44,14 @@ export interface EvalFlags {
   backend?: string;
 }
 
+/** The run's speed, per worker count (what `--workers N` and `--queue` are compared by). */
+function printThroughput(result: EvalResult, print: (line: string) => void): void {
+  const t = result.throughput;
+  if (t == null) return;
+  const where = t.workers === 'queue' ? 'on the queue' : t.workers === 0 ? 'in this process' : `on ${t.workers} worker process${t.workers === 1 ? '' : 'es'}`;
+  print(`throughput: ${t.jobs} jobs in ${t.seconds.toFixed(1)} s = ${t.jobsPerSecond.toFixed(2)} jobs/s ${where}`);
+}
+
 function list(s: string | undefined, all: readonly string[]): string[] {
   if (s == null || s === 'all') return [...all];
   return s.split(',').map((v) => v.trim()).filter((v) => v !== '');
@@ -60,6 +70,7 @@ export async function runEvalCommand(flags: EvalFlags, print: (line: string) => 
     sets: list(flags.set, EVAL_SET_NAMES) as EvalSetName[],
     methods: list(flags.methods, EVAL_METHODS),
     sess: flags['no-sess'] !== true,
+    metrics: flags['no-metrics'] !== true,
     split: split as EvalSplit,
     masks: flags.masks,
     out: flags.out,
@@ -74,6 +85,7 @@ export async function runEvalCommand(flags: EvalFlags, print: (line: string) => 
   print(result.markdown);
   print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`
     + (result.failed > 0 ? `, ${result.failed} failed (their errors are in the records)` : ''));
+  printThroughput(result, print);
   print(`wrote ${result.files.html} and ${result.files.json}`);
   return 0;
 }
@@ -95,7 +107,7 @@ async function runDatasetEval(flags: EvalFlags & { dataset: string }, print: (li
     const bar = progressBar();
     const result = await runEvaluation({
       dataset: { set, model: { classifier: model.classifier, camLayer: model.camLayer, spec: model.spec } },
-      methods: list(flags.methods, EVAL_METHODS), sess: flags['no-sess'] !== true,
+      methods: list(flags.methods, EVAL_METHODS), sess: flags['no-sess'] !== true, metrics: flags['no-metrics'] !== true,
       split: 'large', masks: flags.masks, out: flags.out, environment: flags.environment,
       workers: flags.queue != null ? undefined : flags.workers, queue: flags.queue, queueName: flags.queueName, backend: flags.backend,
       onProgress: (p) => bar(p.done, p.total, p.label), signal,
@@ -103,6 +115,7 @@ async function runDatasetEval(flags: EvalFlags & { dataset: string }, print: (li
     print(result.markdown);
     print(`${result.computed} evaluations computed, ${result.skipped} reused from ${result.files.records}`
       + (result.failed > 0 ? `, ${result.failed} failed (their errors are in the records)` : ''));
+  printThroughput(result, print);
     print(`wrote ${result.files.html} and ${result.files.json}`);
     return 0;
   } finally {

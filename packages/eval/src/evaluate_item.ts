@@ -14,6 +14,8 @@ export interface ItemSettings {
   batchSize: number;
   /** Where to write this record's overlay (absolute), and its path relative to the report; null: none. */
   overlay: { file: string; relative: string } | null;
+  /** `false`: the map only (its time and overlay); every metric of the record is null. Default true. */
+  metrics?: boolean;
 }
 
 /** The item's pixels as a float `[H, W, 3]` tensor in 0–255. */
@@ -50,6 +52,13 @@ export async function evaluateItem(
   try {
     await map.data();
     const ms = performance.now() - t0;
+    if (s.metrics === false) {
+      if (s.overlay != null) await writeOverlayPng(item.image, map, s.overlay.file, { alpha: 0.5 });
+      return {
+        key: `${set.name}/${variant}/${item.id}`, set: set.name, variant, itemId: item.id, target, difficult: item.difficult,
+        ms, hit: null, iou: null, saliencyMetric: null, insertion: null, deletion: null, curves: null, overlay: s.overlay?.relative ?? null,
+      };
+    }
     const hit = set.pointing ? (await pointingHit(map, item.boxes, item.tolerance)).hit : null;
     const box = await boxFromMask(map);
     const sal = box != null ? await saliencyMetric(classifier, image, map, target, { box }) : null;

@@ -52,6 +52,12 @@ export interface JobSettings {
   batchSize: number;
   /** CAM layer (null: none or the method's own choice). */
   layer: string | null;
+  /**
+   * `false`: the map only (its time and overlay), no pointing game, localisation, saliency metric or
+   * insertion/deletion (`saliency eval --no-metrics`). Absent: every metric (keys of such jobs are
+   * those of runs made before this field existed).
+   */
+  metrics?: false;
 }
 
 /**

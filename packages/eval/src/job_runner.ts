@@ -109,7 +109,7 @@ export class JobRunner {
         : await evaluateItem(job.set, item, image, target, model.classifier, methodByName(s.method, {
           layer: s.layer ?? (CAM_METHOD_NAMES.includes(s.method) ? model.camLayer : undefined), seed: s.seed, masks: s.masks, sess: s.sess, sessOptions: s.sessOptions, masker,
         }), job.variant, {
-          batchSize: s.batchSize,
+          batchSize: s.batchSize, metrics: s.metrics !== false,
           overlay: job.overlay == null ? null : { file: join(job.out, job.overlay), relative: job.overlay },
         });
       return { ...r, key: job.key };

@@ -44,6 +44,12 @@ export interface EvalOptions {
   /** Curve images per forward pass of insertion/deletion (default 16). */
   batchSize?: number;
   /**
+   * `false`: compute the maps only (their time, the overlays), no metric and no ground-truth-box
+   * rows: the throughput of the methods themselves over a dataset (`saliency eval --no-metrics`).
+   * Default true.
+   */
+  metrics?: boolean;
+  /**
    * Worker processes, each with its own backend and one wasm thread, fed from one queue in this
    * process (`saliency eval --workers N`; default 0: compute in this process).
    */
@@ -117,6 +123,12 @@ export interface EvalResult {
   skipped: number;
   /** Jobs recorded as failed (with their error in records.jsonl), left out of the table. */
   failed: number;
+  /**
+   * How fast this call computed its jobs: wall-clock seconds from the first job handed out to the
+   * last record stored, jobs per second, and where they ran (`workers` processes, `'queue'`, or
+   * 0 = this process). Null when every job was already on disk.
+   */
+  throughput: { jobs: number; seconds: number; jobsPerSecond: number; workers: number | 'queue' } | null;
   /** Paths written. */
   files: EvalFiles;
 }
@@ -161,26 +173,27 @@ export const SKIPPED_VARIANTS: Record<EvalSplit, Partial<Record<EvalSetName, rea
 };
 
 /** The settings of a variant, as hashed into its jobs' keys. */
-function variantSettings(m: string, sess: boolean, masks: number, batchSize: number): JobSettings {
+function variantSettings(m: string, sess: boolean, masks: number, batchSize: number, metrics: boolean): JobSettings {
   if (m === 'gt-box') return { method: 'gt-box', sess: false, masks: 0, seed: 0, sessOptions: {}, batchSize: 0, layer: null };
-  return { method: m, sess, masks, seed: 0, sessOptions: sess ? EVAL_SESS_OPTIONS : {}, batchSize, layer: null };
+  const s: JobSettings = { method: m, sess, masks, seed: 0, sessOptions: sess ? EVAL_SESS_OPTIONS : {}, batchSize: metrics ? batchSize : 0, layer: null };
+  return metrics ? s : { ...s, metrics: false };
 }
 
 /**
  * The jobs of a run over bundled sets: one per (image, variant) in set, image, variant order,
  * each keyed by {@link jobKey} (image pixels, ground truth, model, settings).
  */
-function planJobs(loaded: readonly EvalSet[], variantsOf: (s: EvalSet) => { m: string; sess: boolean }[], o: { out: string; masks: number; batchSize: number; overlays: number; counts: Map<string, number>; spec?: ModelSpec }): EvalJob[] {
+function planJobs(loaded: readonly EvalSet[], variantsOf: (s: EvalSet) => { m: string; sess: boolean }[], o: { out: string; masks: number; batchSize: number; overlays: number; counts: Map<string, number>; spec?: ModelSpec; metrics: boolean }): EvalJob[] {
   const jobs: EvalJob[] = [];
   for (const set of loaded) {
     const variants = [...variantsOf(set).map(({ m, sess }) => ({ m, sess, variant: sess ? `${m}+sess` : m })),
-      ...(set.localisation ? [{ m: 'gt-box', sess: false, variant: 'gt-box' }] : [])];
+      ...(set.localisation && o.metrics ? [{ m: 'gt-box', sess: false, variant: 'gt-box' }] : [])];
     for (const [index, it] of set.items.entries()) {
       const identity = pixelIdentity(it.image.width, it.image.height, it.image.data);
       const item = { id: it.id, target: it.target, boxes: it.boxes, difficult: it.difficult, tolerance: it.tolerance };
       const model: JobModel = set.model === 'custom' ? { preset: 'custom', ...(o.spec != null ? { spec: o.spec } : {}) } : { preset: set.model };
       for (const { m, sess, variant } of variants) {
-        const settings = variantSettings(m, sess, o.masks, o.batchSize);
+        const settings = variantSettings(m, sess, o.masks, o.batchSize, o.metrics);
         const overlay = m !== 'gt-box' && index < o.overlays ? `overlays/${set.name}-${it.id}-${variant}.png` : null;
         jobs.push({
           key: jobKey({ image: identity, item, model, settings }),
@@ -288,12 +301,16 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
         + (skip.size > 0 ? (split === 'small' ? ' (left out of the small split to keep it within 10 minutes on 2 CPU cores; --split large runs more)' : ' (left out: many minutes per image on 2 CPU cores)') : ''));
     }
   }
-  const jobs = planJobs(loaded, variantsOf, { out, masks, batchSize, overlays, counts, spec });
+  const metrics = opts.metrics ?? true;
+  if (!metrics) notes.push('maps only (--no-metrics): no pointing game, localisation, saliency metric or insertion/deletion');
+  const jobs = planJobs(loaded, variantsOf, { out, masks, batchSize, overlays, counts, spec, metrics });
   const pending = jobs.filter((j) => !store.has(j.key));
   const skipped = jobs.length - pending.length;
   let done = skipped;
   const tick = (j: EvalJob): void => { done++; opts.onProgress?.({ done, total: jobs.length, label: labelOf(j) }); };
 
+  const started = performance.now();
+  const where: number | 'queue' = opts.queue != null && !inProcessOnly ? 'queue' : (opts.workers ?? 0) > 0 && !inProcessOnly ? Math.min(opts.workers!, pending.length) : 0;
   if (pending.length > 0) {
     if (opts.queue != null && !inProcessOnly) {
       await runOnQueue(pending, {
@@ -312,6 +329,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
       await runInProcess(pending, store, attempts, opts.signal, tick, opts.dataset?.model);
     }
   }
+  const seconds = (performance.now() - started) / 1000;
   await store.refresh();
   const finished = jobs.map((j) => store.get(j.key));
   if (finished.some((r) => r == null)) {
@@ -337,5 +355,6 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const date = new Date().toISOString();
   await writeFile(files.json, JSON.stringify({ date, environment, settings, sets: loaded.map((s) => ({ name: s.name, model: s.model, description: s.description, images: s.items.length })), rows }, null, 1) + '\n');
   await writeFile(files.html, reportHtml(rows, records, { date, environment, settings, sets: loaded.map((s) => ({ name: s.name, description: s.description })) }));
-  return { rows, markdown, computed: pending.length - failed, skipped, failed, files };
+  const throughput = pending.length === 0 ? null : { jobs: pending.length, seconds, jobsPerSecond: pending.length / seconds, workers: where };
+  return { rows, markdown, computed: pending.length - failed, skipped, failed, files, throughput };
 }

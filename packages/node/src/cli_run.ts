@@ -32,10 +32,11 @@ export const USAGE = `usage:
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
   saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
-                              [--no-sess] [--split small|large] [--masks N] [--out DIR] [--backend NAME]
+                              [--no-sess] [--no-metrics] [--split small|large] [--masks N] [--out DIR] [--backend NAME]
                               the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
                               with and without SESS; writes DIR/index.html, results.json and records.jsonl
-                              (an interrupted run resumes where it stopped)
+                              (an interrupted run resumes where it stopped); --no-metrics: the maps and
+                              their times only; every run ends with its throughput (jobs/s)
   saliency eval --dataset voc:<dir>|coco:<json>,<dir> | --images <dir|glob>  --model <preset|dir|model.json>
                               [--class-map <json>] [--split NAME] [--target N|top] [--methods …] [--no-sess] [--out DIR]
                               the same measures on your data with your model (folders: insertion/deletion only)
@@ -208,6 +209,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
         set: { type: 'string' },
         methods: { type: 'string' },
         'no-sess': { type: 'boolean', default: false },
+        'no-metrics': { type: 'boolean', default: false },
         split: { type: 'string' },
         batch: { type: 'string' },
         workers: { type: 'string' },
@@ -269,7 +271,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   if (command === 'eval') {
     const { runEvalCommand } = await loadEvalPackage('saliency eval');
     return withDrain((signal) => runEvalCommand({
-      set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], split: values.split,
+      set: values.set, methods: values.methods, sess: values.sess, 'no-sess': values['no-sess'], 'no-metrics': values['no-metrics'], split: values.split,
       masks, out: values.out ?? 'report',
       dataset: values.dataset ?? values.images, classMap: values['class-map'], target: values.target != null ? parseTarget(values.target) : undefined,
       model: values.dataset != null || values.images != null ? modelSpecFromFlags(values) : undefined,
