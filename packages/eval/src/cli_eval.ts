@@ -4,7 +4,7 @@ import { datasetEvalSet } from './dataset_eval_set.js';
 import { readClassMap, readDataset } from './datasets/read_dataset.js';
 import { EVAL_SET_NAMES, type EvalSetName, type EvalSplit } from './eval_set.js';
 import { progressBar } from './progress_bar.js';
-import { EVAL_METHODS, runEvaluation, type EvalResult } from './run_eval.js';
+import { EVAL_EXTRA_METHODS, EVAL_METHODS, runEvaluation, type EvalResult } from './run_eval.js';
 
 /** The flags of `saliency eval`, as parsed by the CLI. */
 export interface EvalFlags {
@@ -52,8 +52,12 @@ function printThroughput(result: EvalResult, print: (line: string) => void): voi
   print(`throughput: ${t.jobs} jobs in ${t.seconds.toFixed(1)} s = ${t.jobsPerSecond.toFixed(2)} jobs/s ${where}`);
 }
 
-function list(s: string | undefined, all: readonly string[]): string[] {
-  if (s == null || s === 'all') return [...all];
+/** Every method the evaluation knows: the default ones, then those run only when named (or with `all`). */
+const ALL_METHODS: readonly string[] = [...EVAL_METHODS, ...EVAL_EXTRA_METHODS];
+
+function list(s: string | undefined, defaults: readonly string[], all: readonly string[] = defaults): string[] {
+  if (s == null) return [...defaults];
+  if (s === 'all') return [...all];
   return s.split(',').map((v) => v.trim()).filter((v) => v !== '');
 }
 
@@ -68,7 +72,7 @@ export async function runEvalCommand(flags: EvalFlags, print: (line: string) => 
   else if ((flags.workers ?? 0) > 0) print(`${flags.workers} worker processes`);
   const result = await runEvaluation({
     sets: list(flags.set, EVAL_SET_NAMES) as EvalSetName[],
-    methods: list(flags.methods, EVAL_METHODS),
+    methods: list(flags.methods, EVAL_METHODS, ALL_METHODS),
     sess: flags['no-sess'] !== true,
     metrics: flags['no-metrics'] !== true,
     split: split as EvalSplit,
@@ -107,7 +111,7 @@ async function runDatasetEval(flags: EvalFlags & { dataset: string }, print: (li
     const bar = progressBar();
     const result = await runEvaluation({
       dataset: { set, model: { classifier: model.classifier, camLayer: model.camLayer, spec: model.spec } },
-      methods: list(flags.methods, EVAL_METHODS), sess: flags['no-sess'] !== true, metrics: flags['no-metrics'] !== true,
+      methods: list(flags.methods, EVAL_METHODS, ALL_METHODS), sess: flags['no-sess'] !== true, metrics: flags['no-metrics'] !== true,
       split: 'large', masks: flags.masks, out: flags.out, environment: flags.environment,
       workers: flags.queue != null ? undefined : flags.workers, queue: flags.queue, queueName: flags.queueName, backend: flags.backend,
       onProgress: (p) => bar(p.done, p.total, p.label), signal,

@@ -31,12 +31,15 @@ export const USAGE = `usage:
                               [--class-map <json>] [--split NAME]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
-  saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
+  saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,…|all]
                               [--no-sess] [--no-metrics] [--split small|large] [--masks N] [--out DIR] [--backend NAME]
                               the evaluation suite (pointing game, localisation, saliency metric, insertion/deletion)
                               with and without SESS; writes DIR/index.html, results.json and records.jsonl
                               (an interrupted run resumes where it stopped); --no-metrics: the maps and
-                              their times only; every run ends with its throughput (jobs/s)
+                              their times only; every run ends with its throughput (jobs/s). --methods
+                              default: gradient,guided,gradcam,groupcam,rise,scorecam,masking,perturbation;
+                              all: those and gradcam++,xgradcam,layercam,hirescam,eigencam,ablationcam,
+                              guidedgradcam,inputxgradient,integratedgradients,occlusion
   saliency eval --dataset voc:<dir>|coco:<json>,<dir> | --images <dir|glob>  --model <preset|dir|model.json>
                               [--class-map <json>] [--split NAME] [--target N|top] [--methods …] [--no-sess] [--out DIR]
                               the same measures on your data with your model (folders: insertion/deletion only)
