@@ -29,7 +29,7 @@ export const USAGE = `usage:
                               [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet|digits|<dir>|<model.json>] [--box x,y,w,h]
                               [--images <dir|glob>] [--dataset voc:<dir>|coco:<instances.json>,<image dir>]
-                              [--class-map <json>] [--split NAME]
+                              [--class-map <json>] [--split NAME] [--workers N]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
   saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,groupcam,rise,scorecam]
@@ -69,10 +69,14 @@ file and explains each (image, class present); --class-map maps the dataset's cl
 model's (exact names otherwise); items of classes the model lacks are skipped and counted.
 Writes <name>.<method>.overlay.png, .map.png and .json per image.
 explain goes on past an image it cannot read or explain, reports each on its own line on stderr and
-ends with a count.
+ends with a count. With several images (or faces), --workers N (default: the machine's cores; 0 or 1:
+this process) explains them in N worker processes, each loading the model on its own backend and
+taking one image at a time; the output is printed in input order and the files are the same. An image
+whose worker dies is tried once more. Ctrl-C or SIGTERM drains: the images in progress finish.
 
 Exit status: 0 success; 1 some images failed (explain) or an unexpected error; 2 a usage error (unknown
-command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work.
+command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work;
+130 explain stopped by Ctrl-C or SIGTERM before its last image.
 
 The wasm backend runs one thread per core (at most 8). SALIENCY_WASM_THREADS=off|on|N sets that;
 processes started by a multi-process run (SALIENCY_WORKER_PROCESS=1) use one thread each.`;
