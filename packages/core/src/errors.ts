@@ -25,7 +25,8 @@
  * - `BAD_DATASET`: a dataset on disk cannot be read (missing folder or annotation file, malformed
  *   XML/JSON, a class map that is not a JSON object).
  * - `QUEUE_UNREACHABLE`: no Redis answers at a `--queue` URL.
- * - `WORKER_FAILED`: worker processes of a local fan-out exit before they can take work.
+ * - `WORKER_FAILED`: worker processes of a local fan-out exit before they can take work, or (in
+ *   `saliency explain --workers`) a worker died on every try of an image.
  */
 export type SaliencyErrorCode =
   | 'BAD_RANK'

@@ -5,10 +5,11 @@ import { parseArgs } from 'node:util';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { classModel, SaliencyError } from '@saliency/core';
-import type { BundledClassifier } from '@saliency/models';
 import { writeImagePng } from './image_io.js';
 import { initBackend, type BackendChoice } from './backend.js';
-import { CAM_METHOD_NAMES, explainFile, METHOD_NAMES, methodByName } from './explain_files.js';
+import { explainFile, METHOD_NAMES, methodByName } from './explain_files.js';
+import { camLayer } from './cam_layer.js';
+import { runExplainCommand } from './cli_explain_command.js';
 import type { Region } from './image_io.js';
 import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
 import { modelSpecFromFlags, type ModelFlags } from './cli_model_flags.js';
@@ -28,7 +29,7 @@ export const USAGE = `usage:
                               [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu]
                               [--model face|mobilenet|digits|<dir>|<model.json>] [--box x,y,w,h]
                               [--images <dir|glob>] [--dataset voc:<dir>|coco:<instances.json>,<image dir>]
-                              [--class-map <json>] [--split NAME]
+                              [--class-map <json>] [--split NAME] [--workers N]
   saliency demo [--out DIR] [--backend NAME]   explain face-api's sample faces with every method
                               (but masking, which needs a masking model trained for the face model)
   saliency eval [--set generated|faces|photos|all] [--methods gradient,guided,gradcam,…|all]
@@ -72,10 +73,14 @@ file and explains each (image, class present); --class-map maps the dataset's cl
 model's (exact names otherwise); items of classes the model lacks are skipped and counted.
 Writes <name>.<method>.overlay.png, .map.png and .json per image.
 explain goes on past an image it cannot read or explain, reports each on its own line on stderr and
-ends with a count.
+ends with a count. With several images (or faces), --workers N (default: the machine's cores; 0 or 1:
+this process) explains them in N worker processes, each loading the model on its own backend and
+taking one image at a time; the output is printed in input order and the files are the same. An image
+whose worker dies is tried once more. Ctrl-C or SIGTERM drains: the images in progress finish.
 
 Exit status: 0 success; 1 some images failed (explain) or an unexpected error; 2 a usage error (unknown
-command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work.
+command or flag, bad value, unwritable --out) or another coded error, printed as [CODE] before any work;
+130 explain stopped by Ctrl-C or SIGTERM before its last image.
 
 The wasm backend runs one thread per core (at most 8). SALIENCY_WASM_THREADS=off|on|N sets that;
 processes started by a multi-process run (SALIENCY_WORKER_PROCESS=1) use one thread each.`;
@@ -123,16 +128,12 @@ async function loadModel(flags: ModelFlags): Promise<LoadedClassifier> {
   return loadClassifier(modelSpecFromFlags(flags));
 }
 
-function positiveInt(s: string | undefined, flag: string): number | undefined {
+/** A flag that takes a whole number ≥ 0 (digits only: '', '1.5', '-1', '1e3' are refused). */
+function nonNegativeInt(s: string | undefined, flag: string): number | undefined {
   if (s == null) return undefined;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new SaliencyError('BAD_OPTION', `${flag} must be a non-negative integer; got '${s}'.`);
+  const n = /^\s*\d+\s*$/.test(s) ? Number(s) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new SaliencyError('BAD_OPTION', `${flag} must be a non-negative integer; got '${s}'.`);
   return n;
-}
-
-/** Layer to use for a CAM method: the flag, else the bundled model's default. */
-function camLayer(method: string, flag: string | undefined, model: Pick<BundledClassifier, 'camLayer'> | Pick<LoadedClassifier, 'camLayer'>): string | undefined {
-  return flag ?? (CAM_METHOD_NAMES.includes(method) ? model.camLayer : undefined);
 }
 
 /** A short name of the model for file names: the preset, or the model's folder. */
@@ -241,8 +242,8 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   if (modelSpec.path != null && !existsSync(resolve(modelSpec.path))) {
     throw new SaliencyError('BAD_MODEL', `No model at ${resolve(modelSpec.path)}: give a folder holding model.json, or the model.json itself.`);
   }
-  const seed = positiveInt(values.seed, '--seed');
-  const masks = positiveInt(values.masks, '--masks');
+  const seed = nonNegativeInt(values.seed, '--seed');
+  const masks = nonNegativeInt(values.masks, '--masks');
   const defaultOut = command === 'eval' ? 'report' : command === 'train-masker' ? 'masker' : 'out';
   const outDir = resolve(values.out ?? defaultOut);
   let methods: string[] = [];
@@ -257,8 +258,8 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
     target = parseTarget(values.target);
     box = values.box != null ? parseBox(values.box) : null;
   }
-  const workers = positiveInt(values.workers, '--workers');
-  const lockMs = positiveInt(values['lock-ms'], '--lock-ms');
+  const workers = nonNegativeInt(values.workers, '--workers');
+  const lockMs = nonNegativeInt(values['lock-ms'], '--lock-ms');
   if (command !== 'worker') await ensureWritableDir(outDir);
   const backend = await initBackend({ prefer: values.backend as Backend | undefined });
   describeBackend(backend).forEach(print);
@@ -266,7 +267,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   if (command === 'train-masker') {
     const { runTrainMaskerCommand } = await loadEvalPackage('saliency train-masker');
     return runTrainMaskerCommand({
-      set: values.set, steps: positiveInt(values.steps, '--steps'), batch: positiveInt(values.batch, '--batch'),
+      set: values.set, steps: nonNegativeInt(values.steps, '--steps'), batch: nonNegativeInt(values.batch, '--batch'),
       seed, lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
     }, print);
   }
@@ -306,7 +307,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
         if (!Number.isFinite(n) || n <= 0) throw new SaliencyError('BAD_OPTION', `${flag} must be a positive number; got '${v}'.`);
         return n;
       };
-      const steps = positiveInt(values.steps, '--steps');
+      const steps = nonNegativeInt(values.steps, '--steps');
       const t0 = performance.now();
       const image = await classModel(model.classifier, c, {
         steps, lr: num(values.lr, '--lr'), lambda: num(values.lambda, '--lambda'),
@@ -348,50 +349,16 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   }
 
   const model = await loadModel(values);
-  let failed = 0;
-  let attempted = 0;
   try {
     const inputs = await explainInputs({
       images, imagesGlob: values.images, dataset: values.dataset, classMap: values['class-map'], split: values.split,
       target, box, faces: model.spec.preset === 'face', labels: model.labels,
     }, print);
-    const failedPaths = new Set<string>();
-    const seen = new Set<string>();
-    for (const input of inputs) {
-      if (!seen.has(input.path)) {
-        seen.add(input.path);
-        attempted++;
-      }
-      if (failedPaths.has(input.path)) continue;
-      try {
-        if (input.error != null) throw input.error;
-        const region = input.region;
-        for (const method of methods) {
-          const s = await explainFile(model.classifier, input.path, {
-            method, layer: camLayer(method, values.layer, model), target: input.target, outDir, region,
-            sess: values.sess === true, seed, masks,
-            label: input.label,
-          });
-          const where = region != null ? ` [box ${region.x},${region.y},${region.width},${region.height}]` : '';
-          print(`${input.path}${input.face != null ? ` face ${input.face}` : ''}${input.className != null ? ` (class ${input.className})` : ''}${where}`);
-          print(`  top: ${s.top.map((t) => `${t.name ?? t.index} ${fmt(t.probability)}`).join(', ')}`);
-          print(`  ${s.method}${s.layer != null ? ` @ ${s.layer}` : ''} for ${s.target.name ?? s.target.index}: peak at (${s.peak.x}, ${s.peak.y}), ${s.ms} ms`);
-          print(`  wrote ${s.files.overlay}, ${s.files.map}, ${s.files.summary}`);
-        }
-      } catch (e) {
-        // One bad file must not stop the others: report it on its own line and go on.
-        failed++;
-        failedPaths.add(input.path);
-        const err = e as Error;
-        printError(`saliency: ${input.path}: ${err instanceof SaliencyError ? `[${err.code}] ` : ''}${err.message}`);
-      }
-    }
+    return await withDrain((signal) => runExplainCommand(inputs, {
+      loaded: model, model: modelSpec, backend: backend.name, methods, layer: values.layer, sess: values.sess === true,
+      seed, masks, outDir, workers: workers ?? availableParallelism(), signal,
+    }, print, printError));
   } finally {
     model.dispose();
   }
-  if (failed > 0) {
-    printError(`saliency: ${failed} of ${attempted} image${attempted === 1 ? '' : 's'} failed`);
-    return 1;
-  }
-  return 0;
 }

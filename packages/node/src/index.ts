@@ -13,6 +13,11 @@ export * from './image_io.js';
 export * from './file_handler.js';
 export * from './explain_files.js';
 export { runCli, USAGE, DEMO_METHODS } from './cli_run.js';
+export {
+  runExplainPool, explainChildEntry, type ExplainSettings, type ExplainPoolOptions, type ExplainPoolResult, type ExplainPoolEvent,
+  type ExplainOutcome, type ExplainError,
+} from './explain_pool.js';
+export type { ExplainInput } from './cli_explain_inputs.js';
 export { enableWasmThreads, KNOWN_WASM_VERSION, type WasmThreadsOptions, type WasmThreadsResult, type WasmThreadsCode } from './wasm_threads.js';
 export {
   chooseWasmThreads, workerProcessEnv, WASM_THREADS_ENV, WORKER_PROCESS_ENV, MAX_WASM_THREADS, type WasmThreadsPlan, type WasmThreadsSource,
