@@ -24,7 +24,8 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  classModel, explain, gradCam, groupCam, guidedBackprop, imageToTensor, rise, scoreCam, sess, vanillaGradient,
+  ablationCam, classModel, eigenCam, explain, gradCam, gradCamPlusPlus, groupCam, guidedBackprop, guidedGradCam, hiResCam,
+  imageToTensor, inputXGradient, integratedGradients, layerCam, occlusion, rise, scoreCam, sess, vanillaGradient, xGradCam,
 } from '@saliency/core';
 import { initBackend, readImage, writeImagePng, writeOverlayPng } from '@saliency/node';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, sampleFaces } from '@saliency/models';
@@ -60,6 +61,24 @@ function methods(model, layer) {
       id: 'rise', label: face ? 'RISE, 1000 masks (100 per patch with SESS)' : 'RISE, 500 masks',
       plain: () => rise({ n: face ? 1000 : 500, seed: 0 }), sess: face ? () => rise({ n: 100, seed: 0 }) : null,
     },
+    { id: 'gradcampp', label: 'Grad-CAM++', plain: () => gradCamPlusPlus({ layer }), sess: face ? () => gradCamPlusPlus({ layer }) : null },
+    { id: 'xgradcam', label: 'XGrad-CAM', plain: () => xGradCam({ layer }), sess: face ? () => xGradCam({ layer }) : null },
+    { id: 'layercam', label: 'LayerCAM', plain: () => layerCam({ layer }), sess: face ? () => layerCam({ layer }) : null },
+    { id: 'hirescam', label: 'HiResCAM', plain: () => hiResCam({ layer }), sess: face ? () => hiResCam({ layer }) : null },
+    { id: 'eigencam', label: 'Eigen-CAM', plain: () => eigenCam({ layer }), sess: face ? () => eigenCam({ layer }) : null },
+    { id: 'ablationcam', label: 'Ablation-CAM', plain: () => ablationCam({ layer }), sess: face ? () => ablationCam({ layer }) : null },
+    { id: 'guidedgradcam', label: 'Guided Grad-CAM', plain: () => guidedGradCam({ layer }), sess: face ? () => guidedGradCam({ layer }) : null },
+    { id: 'inputxgradient', label: 'Input × Gradient', plain: () => inputXGradient(), sess: face ? () => inputXGradient() : null },
+    {
+      id: 'integratedgradients', label: `Integrated Gradients, black baseline, 16 steps${face ? ' (8 per patch with SESS)' : ''}`,
+      plain: () => integratedGradients({ steps: 16 }), sess: face ? () => integratedGradients({ steps: 8 }) : null,
+    },
+    {
+      // 49 patch positions (7×7) on the model's input; the default (1/8 of the side, half-patch stride) is 225.
+      id: 'occlusion',
+      label: face ? 'Occlusion, zero patch 28 px, stride 14: 49 patches (stride 28, 16 patches, per SESS patch)' : 'Occlusion, zero patch 56 px, stride 28: 49 patches',
+      plain: () => occlusion(face ? { patch: 28, stride: 14 } : { patch: 56, stride: 28 }), sess: face ? () => occlusion({ patch: 28, stride: 28 }) : null,
+    },
   ].filter((m) => face || !['smoothgrad', 'tencrop', 'scorecam'].includes(m.id));
 }
 
@@ -72,8 +91,10 @@ async function tileImage(image) {
 }
 
 /**
- * The classifier with a counter of the images it runs forward (through logits, probabilities, or a
- * layer's features, which with its head is one pass): the measured "model passes" of gallery.json.
+ * The classifier with counters of the images it runs forward (through logits, probabilities, or a
+ * layer's features, which with its head is one pass): the measured "model passes" of gallery.json;
+ * and of the images run through a layer's head alone (from the layer onward, as Ablation-CAM scores
+ * its ablated copies), `headImages` in gallery.json.
  */
 function counting(classifier, counter) {
   return {
@@ -82,7 +103,11 @@ function counting(classifier, counter) {
     probabilities: (x) => { counter.forward += x.shape[0]; return classifier.probabilities(x); },
     at: (layer) => {
       const access = classifier.at(layer);
-      return { name: access.name, head: access.head, features: (x) => { counter.forward += x.shape[0]; return access.features(x); } };
+      return {
+        name: access.name,
+        head: (features, x) => { counter.head += features.shape[0]; return access.head(features, x); },
+        features: (x) => { counter.forward += x.shape[0]; return access.features(x); },
+      };
     },
   };
 }
@@ -98,7 +123,7 @@ async function topClass(classifier, image) {
 }
 
 async function run(model, loaded, image, target, label) {
-  const counter = { forward: 0 };
+  const counter = { forward: 0, head: 0 };
   const classifier = counting(loaded.classifier, counter);
   const small = await tileImage(image);
   const rows = [];
@@ -106,20 +131,22 @@ async function run(model, loaded, image, target, label) {
   await writeImagePng(original, join(OUT, `${model}-image.png`));
   original.dispose();
   for (const m of methods(model, loaded.camLayer)) {
-    const row = { id: m.id, label: m.label, ms: {}, forwardImages: {}, files: {} };
+    const row = { id: m.id, label: m.label, ms: {}, forwardImages: {}, headImages: {}, files: {} };
     for (const withSess of m.sess != null ? [false, true] : [false]) {
       const method = withSess ? sess(m.sess(), { scales: SESS_SCALES }) : m.plain();
       counter.forward = 0;
+      counter.head = 0;
       const t0 = performance.now();
       const map = await explain(method, classifier, image, { target });
       const ms = Math.round(performance.now() - t0);
       row.forwardImages[withSess ? 'sess' : 'plain'] = counter.forward;
+      row.headImages[withSess ? 'sess' : 'plain'] = counter.head;
       const file = `${model}-${m.id}${withSess ? '-sess' : ''}.png`;
       await writeOverlayPng(small, map, join(OUT, file), { alpha: 0.5 });
       map.dispose();
       row.ms[withSess ? 'sess' : 'plain'] = ms;
       row.files[withSess ? 'sess' : 'plain'] = file;
-      console.log(`${label} ${m.label}${withSess ? ' + SESS' : ''}: ${ms} ms, ${counter.forward} images forward → ${join(OUT, file)}`);
+      console.log(`${label} ${m.label}${withSess ? ' + SESS' : ''}: ${ms} ms, ${counter.forward} images forward, ${counter.head} through the head → ${join(OUT, file)}`);
     }
     rows.push(row);
   }

@@ -389,7 +389,8 @@ describe('the guides', () => {
   it('choosing-a-method.md embeds the generated gallery verbatim, and the gallery has a tile per method', () => {
     const gallery = read('docs/gallery/gallery.md');
     expect(read('docs/guides/choosing-a-method.md')).toContain(gallery.trim());
-    for (const id of ['gradient', 'guided', 'smoothgrad', 'tencrop', 'gradcam', 'groupcam', 'scorecam', 'rise']) {
+    for (const id of ['gradient', 'guided', 'smoothgrad', 'tencrop', 'gradcam', 'groupcam', 'scorecam', 'rise', 'gradcampp', 'xgradcam',
+      'layercam', 'hirescam', 'eigencam', 'ablationcam', 'guidedgradcam', 'inputxgradient', 'integratedgradients', 'occlusion']) {
       expect(gallery).toContain(`(../gallery/face-${id}.png)`);
       expect(gallery).toContain(`(../gallery/face-${id}-sess.png)`);
     }

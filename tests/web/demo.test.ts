@@ -1,19 +1,23 @@
 // The demo page (examples/web) end to end in real headless Chromium on WebGPU: build it with its own
 // Vite config, serve the files from 127.0.0.1, put a face photo in its file input, run Grad-CAM + SESS,
 // screenshot it to docs/web-demo.png, and check the overlay: not empty, hottest pixel on the face,
-// and tf.memory().numTensors unchanged after each run.
+// and tf.memory().numTensors unchanged after each run. Then every method added with issue 17, as the
+// page's menu offers it (page defaults: Integrated Gradients 50 steps, Occlusion 225 patches): each
+// map is checked to be a real map and, but for Integrated Gradients and Occlusion, compared with the
+// same method (the page's own catalogue entry) run in Node on the cpu backend, same pixels and weights.
 import * as tf from '@tensorflow/tfjs-core';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { colormapTable } from '@saliency/core/base';
+import { colormapTable, explain } from '@saliency/core/base';
 import { FACE_EXPRESSION_CLASSES, type FaceBox } from '@saliency/models/browser';
 import { loadFaceExpressionClassifier, sampleFaces } from '@saliency/models';
 import { useCpu } from '../setup_cpu';
 import { buildSite, launchChromium, pageErrors, serveFolders, tempDir } from './browser';
 import type { DemoHandle } from '../../examples/web/src/main';
+import { METHODS } from '../../examples/web/src/methods';
 import type { Page } from 'playwright-core';
 
 declare global {
@@ -72,9 +76,9 @@ afterAll(async () => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
-async function runAndWait(): Promise<void> {
+async function runAndWait(timeout = 200_000): Promise<void> {
   await page.click('#run');
-  await page.waitForFunction(() => ['done', 'error', 'cancelled'].includes(window.saliencyDemo.state().phase), null, { timeout: 200_000 });
+  await page.waitForFunction(() => ['done', 'error', 'cancelled'].includes(window.saliencyDemo.state().phase), null, { timeout });
 }
 
 /** Pixels of the overlay canvas. */
@@ -193,4 +197,77 @@ describe('the demo page (examples/web) in headless Chromium', () => {
     expect(await page.evaluate(() => window.saliencyDemo.numTensors())).toBe(before);
     expect(pageErrors(page)).toEqual([]);
   });
+
+  it('every method added with issue 17 runs in the page: a map that is not constant, equal to the same method in Node', async () => {
+    const added = ['gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'ablationcam', 'guidedgradcam',
+      'inputxgradient', 'integratedgradients', 'occlusion'];
+    expect(await page.evaluate(() => window.saliencyDemo.state().methods)).toEqual(expect.arrayContaining(added));
+    await page.uncheck('#sess');
+    await page.selectOption('#target', 'top');
+    const { classifier, dispose } = await loadFaceExpressionClassifier();
+    const nodeBefore = tf.memory().numTensors;
+    try {
+      for (const [k, id] of added.entries()) {
+        const entry = METHODS.find((m) => m.id === id);
+        expect(entry, id).toBeDefined();
+        if (entry == null) continue;
+        await page.selectOption('#method', id);
+        const before = await page.evaluate(() => window.saliencyDemo.numTensors());
+        // SwiftShader runs WebGPU on the CPU: Occlusion's 225 forwards took 163 s, IG's 50 steps 94 s here.
+        await runAndWait(entry.long ? 600_000 : 200_000);
+        const s = await page.evaluate(() => {
+          const st = window.saliencyDemo.state();
+          return { phase: st.phase, error: st.error, runs: st.runs, map: st.map == null ? null : { width: st.map.width, height: st.map.height, data: Array.from(st.map.data) } };
+        });
+        expect({ id, phase: s.phase, error: s.error, runs: s.runs }).toEqual({ id, phase: 'done', error: '', runs: 3 + k });
+        expect(await page.evaluate(() => window.saliencyDemo.numTensors()), id).toBe(before);
+        expect(await page.textContent('#status')).toContain(`${entry.label} done in`);
+        const map = s.map;
+        expect(map, id).not.toBeNull();
+        if (map == null) continue;
+        expect([map.width, map.height], id).toEqual([photo.width, photo.height]);
+        // Not constant: spans [0, 1], with spread and many levels.
+        const n = map.data.length;
+        const mean = map.data.reduce((a, v) => a + v, 0) / n;
+        const sd = Math.sqrt(map.data.reduce((a, v) => a + (v - mean) ** 2, 0) / n);
+        expect(map.data.reduce((a, v) => Math.min(a, v), Infinity), id).toBeGreaterThanOrEqual(0);
+        expect(map.data.reduce((a, v) => Math.max(a, v), -Infinity), id).toBeCloseTo(1, 5);
+        expect(sd, id).toBeGreaterThan(0.02);
+        expect(new Set(map.data.map((v) => Math.round(v * 1000))).size, id).toBeGreaterThan(100);
+
+        // The same method (the page's catalogue entry) in Node on the cpu backend, same pixels. Not for
+        // Integrated Gradients and Occlusion: their 50 steps / 225 forwards take minutes on the cpu
+        // backend (measured once each: IG max |Δ| 1.3e-3, mean |Δ| 3.2e-5, r 1.000000, about 2.5 min;
+        // Occlusion max |Δ| 4.1e-6, r 1.000000, 159 s). IG shares Input × Gradient's gradient path, and
+        // Occlusion the forward pass of every method, both compared here.
+        if (id === 'integratedgradients' || id === 'occlusion') {
+          console.log(`demo: ${id} — sd ${sd.toFixed(3)}; ${await page.textContent('#status')}`);
+          continue;
+        }
+        const t0 = performance.now();
+        const ref = await explain(entry.create({}), classifier, { data: Uint8Array.from(photo.pixels), width: photo.width, height: photo.height, channels: 3 }, { target: 'top' });
+        const want = Array.from(await ref.data());
+        ref.dispose();
+        let maxDiff = 0, sumDiff = 0, sab = 0, saa = 0, sbb = 0;
+        const meanB = want.reduce((a, v) => a + v, 0) / n;
+        for (let i = 0; i < n; i++) {
+          const a = (map.data[i] as number) - mean, b = (want[i] as number) - meanB;
+          const d = Math.abs((map.data[i] as number) - (want[i] as number));
+          maxDiff = Math.max(maxDiff, d);
+          sumDiff += d;
+          sab += a * b; saa += a * a; sbb += b * b;
+        }
+        const r = sab / Math.sqrt(saa * sbb);
+        console.log(`demo: ${id} — sd ${sd.toFixed(3)}; page (webgpu) vs Node (cpu, ${((performance.now() - t0) / 1000).toFixed(1)} s): `
+          + `max |Δ| ${maxDiff.toExponential(2)}, mean |Δ| ${(sumDiff / n).toExponential(2)}, r ${r.toFixed(6)}; ${await page.textContent('#status')}`);
+        // Measured: max |Δ| ≤ 4.2e-6 for every method compared (float32 on both sides).
+        expect(maxDiff, id).toBeLessThan(1e-4);
+        expect(r, id).toBeGreaterThan(0.9999);
+      }
+      expect(tf.memory().numTensors).toBe(nodeBefore);
+    } finally {
+      dispose();
+    }
+    expect(pageErrors(page)).toEqual([]);
+  }, 1_200_000);
 });
