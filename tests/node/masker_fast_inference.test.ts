@@ -61,7 +61,7 @@ describe('masking model fast inference on the digit CNN', () => {
     images.dispose();
   });
 
-  it('cached folded batch-norms give the unfused decoder's masks to 1e-5 (committed masker, real scenes)', () => {
+  it('cached folded batch-norms give the unfused decoder masks to 1e-5 (committed masker, real scenes)', () => {
     const { images, labels } = scenes(classifier, 77, 6);
     const before = tf.memory().numTensors;
     const fast = masker.masks(images, labels);
