@@ -120,6 +120,12 @@ export interface MaskingModelInternals extends MaskingModel {
   features(images: tf.Tensor4D): tf.Tensor4D[];
   /** Up-samples `[N, h, w]` decoder masks to the input size. */
   upsample(small: tf.Tensor3D): tf.Tensor3D;
+  /**
+   * Masks for each image's TOP class, that class read from the encoder's own forward pass (the
+   * coarsest encoder layer through `classifier.at(layer).head`, argmax): no separate classifier
+   * pass, no read-back. Returns the masks and the `[N]` int32 classes (the caller disposes both).
+   */
+  masksForTop(images: tf.Tensor4D): { masks: tf.Tensor3D; classes: tf.Tensor1D };
 }
 
 let instances = 0;
@@ -281,18 +287,69 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
       ? conv2dSame(tf.depthwiseConv2d(x, w(`${name}_depthwise`) as tf.Tensor4D, 1, 'same'), w(name) as tf.Tensor4D)
       : conv2dSame(x, w(name) as tf.Tensor4D);
   /**
-   * Inference: conv → batch-norm (running statistics) → ReLU as ONE fused convolution whose
-   * weights and bias fold the batch-norm in (ReLU commutes with the pixel shuffle that may follow;
-   * the shuffle stays a reshape + transpose: wasm's DepthToSpace kernel measured ~20× slower).
+   * Inference weights: each conv → batch-norm (running statistics) pair folded into ONE fused
+   * convolution's filter and bias, computed once and kept until one of its source weights changes
+   * (a training step, a checkpoint restore, any `assign`: each replaces the variable's data, so the
+   * sources' data ids are the cache key). The kept tensors belong to the model (`dispose()` frees
+   * them); refolding disposes the old ones first, so the tensor count stays the same.
    */
-  const conv3BnRelu = (x: tf.Tensor4D, name: string, bn: string): tf.Tensor4D => {
+  const foldSpecs = config.upsamplerChannels.flatMap((_, j) => [
+    { conv: `up${j}/conv`, bn: `up${j}/bn_up` }, { conv: `up${j}/follow`, bn: `up${j}/bn_follow` },
+  ]);
+  const foldSources = (): object[] => foldSpecs.flatMap(({ conv, bn }) => {
     const p = bnParams(bn);
-    const scale = tf.mul(tf.rsqrt(tf.add(p.variance, BATCH_NORM_EPSILON)), p.gamma);
-    const bias = tf.sub(p.beta, tf.mul(p.mean, scale)) as tf.Tensor1D;
-    const filter = tf.mul(w(name), scale) as tf.Tensor4D;
-    const input = separable ? tf.depthwiseConv2d(x, w(`${name}_depthwise`) as tf.Tensor4D, 1, 'same') : x;
-    return tf.fused.conv2d({ x: input, filter, strides: 1, pad: 'same', bias, activation: 'relu' });
+    return [w(conv), p.gamma, p.beta, p.mean, p.variance].map((v) => v.dataId);
+  });
+  let folded: { filter: tf.Tensor4D; bias: tf.Tensor1D }[] = [];
+  let foldedFrom: object[] = [];
+  const foldedWeights = (): { filter: tf.Tensor4D; bias: tf.Tensor1D }[] => {
+    const now = foldSources();
+    if (folded.length > 0 && now.every((d, i) => d === foldedFrom[i])) return folded;
+    const next = tf.tidy(() => foldSpecs.map(({ conv, bn }) => {
+      const p = bnParams(bn);
+      const scale = tf.mul(tf.rsqrt(tf.add(p.variance, BATCH_NORM_EPSILON)), p.gamma);
+      return { filter: tf.mul(w(conv), scale) as tf.Tensor4D, bias: tf.sub(p.beta, tf.mul(p.mean, scale)) as tf.Tensor1D };
+    }));
+    for (const f of next) { tf.keep(f.filter); tf.keep(f.bias); }
+    for (const f of folded) tf.dispose([f.filter, f.bias]);
+    folded = next;
+    foldedFrom = now;
+    return folded;
   };
+  /** Inference: conv + folded batch-norm + ReLU as one fused convolution (ReLU commutes with the pixel shuffle that may follow). */
+  const convBnRelu = (x: tf.Tensor4D, name: string, f: { filter: tf.Tensor4D; bias: tf.Tensor1D }): tf.Tensor4D => {
+    const input = separable ? tf.depthwiseConv2d(x, w(`${name}_depthwise`) as tf.Tensor4D, 1, 'same') : x;
+    return tf.fused.conv2d({ x: input, filter: f.filter, strides: 1, pad: 'same', bias: f.bias, activation: 'relu' });
+  };
+  const [inH, inW] = config.inputSize;
+  /**
+   * The inference decoder for encoder features and `[N]` int32 classes: the training path's
+   * values with fewer, fused operations (dispatch dominates on wasm at batch 1): the embedding
+   * row gathered (not one-hot × matrix), ⟨features, e_c⟩ as one batched matMul, folded
+   * batch-norms, the head's bias fused, the final up-sampling one bilinear resize (the training
+   * path's matMul resize gives the same values; it exists only for its gradient on cpu).
+   */
+  const infer = (features: readonly tf.Tensor4D[], classes: tf.Tensor1D): tf.Tensor3D => {
+    const folds = foldedWeights();
+    const coarse = features[L - 1];
+    const proj = weights.has('selector/projection') ? conv2dSame(coarse, w('selector/projection') as tf.Tensor4D) : coarse;
+    const [n, h, wd, e] = proj.shape;
+    const emb = tf.gather(w('selector/embedding'), classes); // [N, e]
+    const act = tf.reshape(tf.matMul(tf.reshape(proj, [n, h * wd, e]), tf.reshape(emb, [n, e, 1])), [n, h, wd, 1]);
+    let flow = tf.mul(coarse, tf.sigmoid(config.confidence !== 0 ? tf.sub(act, config.confidence) : act)) as tf.Tensor4D;
+    config.upsamplerChannels.forEach((_, j) => {
+      let up = pixelShuffle2(convBnRelu(flow, `up${j}/conv`, folds[2 * j]));
+      const bridge = bridges[j];
+      if (bridge != null) up = resizeFeatures(up, bridge);
+      flow = convBnRelu(tf.concat([up, features[L - 2 - j]], 3) as tf.Tensor4D, `up${j}/follow`, folds[2 * j + 1]);
+    });
+    const ab = tf.abs(tf.fused.conv2d({ x: flow, filter: w('head/kernel') as tf.Tensor4D, strides: 1, pad: 'same', bias: w('head/bias') }));
+    const [, mh, mw] = ab.shape;
+    const a = tf.slice(ab, [0, 0, 0, 0], [n, mh, mw, 1]);
+    const small = tf.div(a, tf.add(tf.sum(ab, 3, true), config.maskEpsilon)) as tf.Tensor4D;
+    return tf.reshape(tf.image.resizeBilinear(small, [inH, inW], false, true), [n, inH, inW]) as tf.Tensor3D;
+  };
+  const coarsest = layerAccess[L - 1];
 
   const model: MaskingModelInternals = {
     classifier,
@@ -318,15 +375,11 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
         const exists = tf.mean(act, [1, 2, 3]) as tf.Tensor1D;
         let flow = tf.mul(coarse, tf.sigmoid(tf.sub(act, config.confidence))) as tf.Tensor4D;
         config.upsamplerChannels.forEach((_, j) => {
-          let up = training
-            ? tf.relu(pixelShuffle2(batchNorm(conv3(flow, `up${j}/conv`), bnParams(`up${j}/bn_up`), true, collect)))
-            : pixelShuffle2(conv3BnRelu(flow, `up${j}/conv`, `up${j}/bn_up`));
+          let up = tf.relu(pixelShuffle2(batchNorm(conv3(flow, `up${j}/conv`), bnParams(`up${j}/bn_up`), training, collect)));
           const bridge = bridges[j];
           if (bridge != null) up = resizeFeatures(up, bridge);
           const joined = tf.concat([up, features[L - 2 - j]], 3) as tf.Tensor4D;
-          flow = training
-            ? tf.relu(batchNorm(conv3(joined, `up${j}/follow`), bnParams(`up${j}/bn_follow`), true, collect))
-            : conv3BnRelu(joined, `up${j}/follow`, `up${j}/bn_follow`);
+          flow = tf.relu(batchNorm(conv3(joined, `up${j}/follow`), bnParams(`up${j}/bn_follow`), training, collect));
         });
         const ab = tf.add(conv2dSame(flow, w('head/kernel') as tf.Tensor4D), w('head/bias'));
         const [n, h, wd] = ab.shape;
@@ -340,18 +393,25 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
       return resizeMasks(small, toInput);
     },
     masks(images: tf.Tensor4D, classes: readonly number[]): tf.Tensor3D {
+      return tf.tidy(() => infer(model.features(images), tf.tensor1d(classes as number[], 'int32')));
+    },
+    masksForTop(images: tf.Tensor4D): { masks: tf.Tensor3D; classes: tf.Tensor1D } {
       return tf.tidy(() => {
-        const feats = model.features(images);
-        const { small } = model.forward(feats, tf.tensor1d(classes as number[], 'int32'), false);
-        return model.upsample(small);
+        const x = classifier.preprocess(images);
+        const feats = classifier.layerFeatures != null ? classifier.layerFeatures(layerNames, x) : layerAccess.map((a) => a.features(x));
+        const classes = tf.argMax(coarsest.head(feats[L - 1], x), 1) as tf.Tensor1D;
+        return { masks: infer(feats, classes), classes };
       });
     },
     dispose(): void {
       for (const v of weights.values()) v.dispose();
+      for (const f of folded) tf.dispose([f.filter, f.bias]);
+      folded = [];
       tf.dispose([toInput.rx, toInput.ry]);
       for (const b of bridges) if (b != null) tf.dispose([b.rx, b.ry]);
     },
   };
+  foldedWeights(); // the model owns its folded inference weights from the start (no first-call growth of the tensor count)
   return model;
 }
 

@@ -23,7 +23,8 @@ export interface MaskingModelMethodOptions extends LongRunningOptions {
  *
  * `explain` must be given the classifier the model was trained for (or one with
  * the same input size, classes and layers); targets are resolved like every method
- * (`'top'` = the classifier's argmax).
+ * (`'top'` = the classifier's argmax, here read from the same forward pass that gives the
+ * encoder's features: the coarsest encoder layer through `classifier.at(layer).head`).
  *
  * @param trained - a model from `trainMaskingModel` / `loadMaskingModel`.
  * @param opts - see {@link MaskingModelMethodOptions}.
@@ -47,10 +48,13 @@ export function maskingModel(trained: MaskingModel, opts: MaskingModelMethodOpti
         throw new SaliencyError('BAD_OPTION', `maskingModel: this masking model was trained for a classifier with input ${c.inputSize.join('×')}×${c.channels} and ${c.numClasses} classes; explain() was given another one.`);
       }
       await checkImages(images, classifier, classifier.inputSize);
-      const classes = await resolveTargets(classifier, images, targets, batchSize);
+      // 'top': the class comes from the encoder's own forward pass (masksForTop), not from a
+      // separate classifier pass; given classes are checked as every method checks them.
+      const classes = targets === 'top' ? null : await resolveTargets(classifier, images, targets, batchSize);
       return concatBatches(images.shape[0], batchSize, (start, size) => tf.tidy(() => {
         const x = sliceBatch(images, start, size);
-        return tf.clipByValue(m.masks(x, classes.slice(start, start + size)), 0, 1) as tf.Tensor3D;
+        const masks = classes == null ? m.masksForTop(x).masks : m.masks(x, classes.slice(start, start + size));
+        return tf.clipByValue(masks, 0, 1) as tf.Tensor3D;
       }), { ...opts, phase: 'masking' });
     },
   };
