@@ -128,9 +128,21 @@ export interface EvalResult {
    * last record stored, jobs per second, and where they ran (`workers` processes, `'queue'`, or
    * 0 = this process). Null when every job was already on disk.
    */
-  throughput: { jobs: number; seconds: number; jobsPerSecond: number; workers: number | 'queue' } | null;
+  throughput: EvalThroughput | null;
   /** Paths written. */
   files: EvalFiles;
+}
+
+/** How fast a run computed its jobs (see {@link EvalResult.throughput}). */
+export interface EvalThroughput {
+  /** Jobs computed by this call. */
+  jobs: number;
+  /** Wall-clock seconds from the first job handed out to the last record stored. */
+  seconds: number;
+  /** `jobs / seconds`. */
+  jobsPerSecond: number;
+  /** Where they ran: the number of local worker processes, `'queue'`, or 0 (this process). */
+  workers: number | 'queue';
 }
 
 /** Default methods of the evaluation. */
