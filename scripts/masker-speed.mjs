@@ -1,21 +1,23 @@
-// Masks per second of the digit masker against Grad-CAM maps per second on the bundled digit CNN
-// (wasm backend, 32 generated test scenes), both timed in this process, alternately, at batch 1 and
-// batch 32, for targets 'top' and for given class indices. Prints a markdown table.
+// Masks per second of a bundled masker against Grad-CAM maps per second on its classifier (wasm
+// backend): the digit masker on the digit CNN (32 generated test scenes) or, with --model face, the
+// face masker on the face-expression net (32 crops of the sample faces), both timed in this process,
+// alternately, at batch 1 and batch 32, for targets 'top' and for given class indices. Prints a markdown table.
 //
-//   npm run build && node scripts/masker-speed.mjs [--masker DIR] [--rounds N]
+//   npm run build && node scripts/masker-speed.mjs [--model digits|face] [--masker DIR] [--rounds N]
 //
 // --masker DIR: a saved masking model (model.json + weights.bin) instead of the committed
 // packages/models/assets/masker-digits. --rounds: timed repetitions of each cell (best is kept; default 3).
 // --arch separable|conv: time an UNTRAINED masker of that up-sampler kind (32 channels, the digit masker's
-// encoder layers) instead: the speed does not depend on the weights.
+// encoder layers) instead: the speed does not depend on the weights (digits only).
 // Threads: SALIENCY_WASM_THREADS=off|on|N as for the CLI (one thread is steadier on a loaded machine).
 // Other processes share the cores: note `uptime` with the table and compare within a row.
 import { execSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { createMaskingModel, gradCam, loadMaskingModel, maskingModel } from '@saliency/core';
 import { fileHandler, initBackend } from '@saliency/node';
-import { loadGeneratedClassifier } from '@saliency/models';
-import { generateLocalisationSet, loadDigitMasker, pickEncoderLayers, sampleToTensor } from '@saliency/eval';
+import { cropFace, loadBundledMasker, loadFaceExpressionClassifier, loadGeneratedClassifier, sampleFaces } from '@saliency/models';
+import { readImage } from '@saliency/node';
+import { generateLocalisationSet, pickEncoderLayers, sampleToTensor } from '@saliency/eval';
 
 const arg = (name) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,17 +26,36 @@ const arg = (name) => {
 const rounds = Number(arg('rounds') ?? 3);
 const maskerDir = arg('masker');
 const arch = arg('arch');
+const modelName = arg('model') ?? 'digits';
+if (modelName !== 'digits' && modelName !== 'face') throw new Error(`--model digits|face, got ${modelName}`);
 
 await initBackend({ backend: 'wasm', quiet: true });
-const { classifier, dispose } = await loadGeneratedClassifier();
+const { classifier, dispose } = modelName === 'face' ? await loadFaceExpressionClassifier() : await loadGeneratedClassifier();
 const masker = arch != null
   ? createMaskingModel(classifier, { encoderLayers: pickEncoderLayers(classifier), upsamplerChannels: 32, upsampler: arch, seed: 1 })
-  : maskerDir != null ? await loadMaskingModel(classifier, fileHandler(maskerDir)) : await loadDigitMasker(classifier);
-const scenes = generateLocalisationSet({ seed: 2024, count: 32, split: 'test' });
-const images = tf.tidy(() => tf.image.resizeBilinear(
-  tf.stack(scenes.map((s) => sampleToTensor(s))), [...classifier.inputSize], false, true));
-const labels = scenes.map((s) => s.label);
-const singles = scenes.map((_, i) => tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1]));
+  : maskerDir != null ? await loadMaskingModel(classifier, fileHandler(maskerDir)) : await loadBundledMasker(modelName, classifier);
+/** 32 test images at the classifier's input size and their labels (digits: the scene's digit; faces: the classifier's top class). */
+async function testImages() {
+  if (modelName === 'digits') {
+    const scenes = generateLocalisationSet({ seed: 2024, count: 32, split: 'test' });
+    const images = tf.tidy(() => tf.image.resizeBilinear(
+      tf.stack(scenes.map((s) => sampleToTensor(s))), [...classifier.inputSize], false, true));
+    return { images, labels: scenes.map((s) => s.label) };
+  }
+  const crops = [];
+  for (const img of sampleFaces()) {
+    const d = await readImage(img.path);
+    const full = tf.tensor3d(d.data, [d.height, d.width, 3], 'int32');
+    for (const f of img.faces) crops.push(cropFace(full, f.box));
+    full.dispose();
+  }
+  const images = tf.tidy(() => tf.stack(Array.from({ length: 32 }, (_, i) => crops[i % crops.length])));
+  tf.dispose(crops);
+  const labels = Array.from(tf.tidy(() => tf.argMax(classifier.logits(images), 1)).dataSync());
+  return { images, labels };
+}
+const { images, labels } = await testImages();
+const singles = labels.map((_, i) => tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1]));
 
 const methods = {
   gradcam: (batch) => gradCam({ batchSize: batch }),
@@ -74,7 +95,7 @@ for (const batch of [1, 32]) {
 if (tf.memory().numTensors !== before) throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
 
 const n = singles.length;
-console.log(`digit CNN, ${tf.getBackend()}, ${n} generated test scenes, best of ${rounds} alternating rounds; masker: ${arch != null ? 'untrained' : maskerDir ?? 'committed asset'} (${masker.config.upsampler ?? 'conv'}, ${masker.config.upsamplerChannels.join('/')} ch.)`);
+console.log(`${modelName === 'face' ? 'face-expression net, 32 crops of the 22 sample faces' : `digit CNN, ${n} generated test scenes`}, ${tf.getBackend()}, best of ${rounds} alternating rounds; masker: ${arch != null ? 'untrained' : maskerDir ?? 'committed asset'} (${masker.config.encoderLayers.join(", ")}; ${masker.config.upsampler ?? "conv"}, ${masker.config.upsamplerChannels.join('/')} ch.)`);
 console.log(`wasm threads: SALIENCY_WASM_THREADS=${process.env.SALIENCY_WASM_THREADS ?? '(unset: one per core)'}`);
 console.log(`uptime: ${execSync('uptime').toString().trim()}`);
 console.log('');

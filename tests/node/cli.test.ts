@@ -13,7 +13,7 @@ const out = mkdtempSync(join(tmpdir(), 'saliency-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('saliency CLI (built output, real model, real photo)', () => {
-  it('the demo runs every method that needs no trained model (all but masking), each one buildable as the demo builds it', async () => {
+  it('the demo runs every method that needs no trained model (all but masking, which it adds with the bundled face masker), each one buildable as the demo builds it', async () => {
     await initBackend({ prefer: 'wasm', quiet: true });
     expect([...DEMO_METHODS, 'masking'].sort()).toEqual([...METHOD_NAMES].sort());
     for (const m of DEMO_METHODS) expect(methodByName(m, { seed: 0 }).explain).toBeTypeOf('function');
@@ -65,6 +65,25 @@ describe('saliency CLI (built output, real model, real photo)', () => {
     const help = spawnSync(process.execPath, [cli, '--help'], { cwd: root, encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/saliency explain <image\.\.\.>/);
+  });
+
+  it("explains with the bundled face masker (--method masking), the same maps in this process and in worker processes; mobilenet has none", async () => {
+    const held = sampleFaces().find((s) => s.file === 'demo/sample6.jpg')!;
+    const dirs = ['inproc', 'pool'].map((d) => join(out, `masking-${d}`));
+    for (const [i, dir] of dirs.entries()) {
+      const r = spawnSync(process.execPath, [cli, 'explain', held.path, '--method', 'masking', '--workers', i === 0 ? '0' : '2', '--out', dir], { cwd: root, encoding: 'utf8' });
+      expect(r.stderr).not.toMatch(/saliency: .*\[/);
+      expect(r.status).toBe(0);
+    }
+    for (let f = 1; f <= held.faces.length; f++) {
+      const [a, b] = dirs.map((d) => readFileSync(join(d, `sample6.face${f}.masking.map.png`)));
+      expect(a.equals(b)).toBe(true);
+      const raw = await sharp(a).raw().toBuffer();
+      expect(raw.reduce((m, v) => Math.max(m, v), 0)).toBeGreaterThan(raw.reduce((m, v) => Math.min(m, v), 255)); // not a constant map
+    }
+    const none = spawnSync(process.execPath, [cli, 'explain', held.path, '--model', 'mobilenet', '--method', 'masking', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/\[BAD_OPTION\] Method 'masking' needs a trained masking model: they ship for --model digits and face/);
   });
 
   it('runs the other methods (with SESS) and writes a class-model image', async () => {

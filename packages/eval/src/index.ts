@@ -10,7 +10,7 @@
  */
 export * from './datasets/index.js';
 export * from './datasets/from_disk.js';
-export { trainMasker, loadDigitMasker, hasDigitMasker, pickEncoderLayers, generatedMaskingData, MASKER_TRAIN_SEED, DIGIT_MASKER_TRAINING, type TrainMaskerOptions, type TrainedMasker, type DigitMaskerTraining } from './train_masker.js';
+export { trainMasker, loadDigitMasker, hasDigitMasker, pickEncoderLayers, generatedMaskingData, MASKER_TRAIN_SEED, DIGIT_MASKER_TRAINING, FACE_MASKER_TRAINING, type MaskerTrainingSet, type TrainMaskerOptions, type TrainedMasker, type DigitMaskerTraining } from './train_masker.js';
 export { runEvaluation, EVAL_METHODS, EVAL_EXTRA_METHODS, EVAL_SPLITS, EVAL_SESS_OPTIONS, SKIPPED_VARIANTS, type EvalOptions, type EvalDataset, type EvalResult, type EvalFiles, type EvalThroughput } from './run_eval.js';
 export { EVAL_SET_NAMES, type EvalSetName, type EvalSplit, type EvalItem, type EvalSet, type EvalModelName } from './eval_set.js';
 export type { SummaryRow, MeanCurves } from './summary.js';
@@ -28,3 +28,4 @@ export { runQueueWorker, type QueueWorkerOptions, type QueueWorkerEvent, type Qu
 export { parseRedisUrl, checkRedis, type RedisTarget } from './redis_url.js';
 export { QUEUE_INSTALL_COMMAND } from './bullmq_loader.js';
 export { openRecordStore, type EvalRecord, type RecordStore } from './records.js';
+export { faceMaskingData, FACE_MASKER_HOLDOUT, type FaceMaskingDataOptions } from './face_masking_data.js';

@@ -1,7 +1,6 @@
 import { SaliencyError, type MaskingModel } from '@saliency/core';
 import { CAM_METHOD_NAMES, loadClassifier, methodByName, readImage } from '@saliency/node';
-import { loadFaceExpressionClassifier, loadGeneratedClassifier, loadMobileNetV2Classifier, type BundledClassifier } from '@saliency/models';
-import { hasDigitMasker, loadDigitMasker } from './train_masker.js';
+import { BUNDLED_MASKERS, hasBundledMasker, loadBundledMasker, loadFaceExpressionClassifier, loadGeneratedClassifier, loadMobileNetV2Classifier, type BundledClassifier, type BundledMaskerModel } from '@saliency/models';
 import type { EvalItem, EvalSet, EvalSetName } from './eval_set.js';
 import { evaluateItem, evaluateTruthBox, itemTensor, topClass } from './evaluate_item.js';
 import { facesEvalSet } from './faces_set.js';
@@ -64,13 +63,14 @@ export class JobRunner {
   }
 
   private async masker(m: JobModel): Promise<MaskingModel> {
-    if (m.preset !== 'digits' || !hasDigitMasker()) {
-      throw new SaliencyError('BAD_OPTION', 'The masking method needs a trained masking model; one ships for the digit CNN only.');
+    const preset = m.preset;
+    if (preset == null || !hasBundledMasker(preset)) {
+      throw new SaliencyError('BAD_OPTION', `The masking method needs a trained masking model; they ship for ${Object.keys(BUNDLED_MASKERS).join(' and ')} only.`);
     }
     const k = JSON.stringify(m);
     let p = this.maskers.get(k);
     if (p == null) {
-      p = this.model(m).then((b) => loadDigitMasker(b.classifier));
+      p = this.model(m).then((b) => loadBundledMasker(preset as BundledMaskerModel, b.classifier));
       this.maskers.set(k, p);
       p.catch(() => this.maskers.delete(k));
     }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SaliencyError, type Classifier, type SessOptions } from '@saliency/core';
 import { METHOD_NAMES, type ModelSpec } from '@saliency/node';
-import { hasDigitMasker } from './train_masker.js';
+import { hasBundledMasker } from '@saliency/models';
 import { EVAL_SET_NAMES, type EvalSet, type EvalSetName, type EvalSplit } from './eval_set.js';
 import { fileIdentity, jobKey, pixelIdentity, type EvalJob, type JobModel, type JobSettings } from './job.js';
 import { failedRecord, JobRunner, loadEvalSet } from './job_runner.js';
@@ -299,7 +299,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const variantsOf = (set: EvalSet): { m: string; sess: boolean }[] => {
     const skip = new Set(SKIPPED_VARIANTS[split][set.name as EvalSetName] ?? []);
     return allVariants.filter(({ m, sess }) => {
-      if (m === 'masking' && (set.model !== 'digits' || !hasDigitMasker())) return false;
+      if (m === 'masking' && !hasBundledMasker(set.model)) return false;
       return !skip.has(sess ? `${m}+sess` : m);
     });
   };
@@ -309,7 +309,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
     const dropped = allVariants.map(({ m, sess }) => (sess ? `${m}+sess` : m)).filter((v) => !kept.some(({ m, sess }) => (sess ? `${m}+sess` : m) === v));
     if (dropped.length > 0) {
       notes.push(`${set.name}: not run: ${dropped.join(', ')}`
-        + (dropped.some((v) => v.startsWith('masking')) ? (hasDigitMasker() ? ' (a trained masking model ships for the digit CNN only)' : ' (no trained masking model: assets/masker-digits is missing)') : '')
+        + (dropped.some((v) => v.startsWith('masking')) ? ` (no trained masking model ships for the ${set.model} classifier here)` : '')
         + (skip.size > 0 ? (split === 'small' ? ' (left out of the small split to keep it within 10 minutes on 2 CPU cores; --split large runs more)' : ' (left out: many minutes per image on 2 CPU cores)') : ''));
     }
   }
@@ -360,7 +360,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
     `split: ${split} (${loaded.map((s) => `${s.name} ${s.items.length}`).join(', ')} images)`,
     `RISE: ${masks} masks, grid 7, p 0.5, seed 0; SmoothGrad seed 0`,
     `SESS (quantitative protocol): ${EVAL_SESS_OPTIONS.scales} scales, pre-filter ratio ${EVAL_SESS_OPTIONS.preFilterRatio}, no smoothing`,
-    'meaningful perturbation: its defaults (300 Adam steps on a 28×28 mask), seed 0; masking model: assets/masker-digits',
+    'meaningful perturbation: its defaults (300 Adam steps on a 28×28 mask), seed 0; masking model: assets/masker-digits and assets/masker-faces (where it ships)',
     ...notes,
   ];
   const environment = opts.environment ?? `tfjs ${tf.version_core}, backend ${tf.getBackend()}`;

@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  createMaskingModel, loadMaskingModel, saveMaskingModel, SaliencyError, trainMaskingModel,
+  createMaskingModel, saveMaskingModel, SaliencyError, trainMaskingModel,
   type Classifier, type MaskingModel, type MaskingProgress, type MaskingUpsampler, type MaskingSample, type ObjectiveOptionNames, type TrainMaskingResult,
 } from '@saliency/core';
-import { findAsset } from '@saliency/models';
+import { hasBundledMasker, loadBundledMasker } from '@saliency/models';
 import { generateLocalisationSet } from './datasets/generated_set.js';
+import { faceMaskingData } from './face_masking_data.js';
 import { fileHandler } from '@saliency/node';
 
 /** Seed of the generated TRAINING images of the masking model (the evaluation uses another seed and held-out digits). */
@@ -14,8 +15,21 @@ export const MASKER_TRAIN_SEED = 7100;
 
 /** The configuration the committed digit masker was trained with (`assets/masker-digits/`). */
 export const DIGIT_MASKER_TRAINING: Readonly<DigitMaskerTraining> = Object.freeze({
-  steps: 1000, batchSize: 8, seed: 1, learningRate: 0.003, lambdaArea: 2, upsamplerChannels: 32, upsampler: 'separable',
+  steps: 1000, batchSize: 8, seed: 1, learningRate: 0.003, lambdaArea: 2, encoderLayers: Object.freeze(['conv2', 'conv3', 'conv4_bn']),
+  upsamplerChannels: 32, upsampler: 'separable',
 });
+
+/**
+ * The configuration the committed face masker was trained with (`assets/masker-faces/`), on
+ * {@link faceMaskingData} (faces of sample photographs 1–5; sample 6 held out).
+ */
+export const FACE_MASKER_TRAINING: Readonly<DigitMaskerTraining> = Object.freeze({
+  steps: 1000, batchSize: 8, seed: 1, learningRate: 0.003, lambdaArea: 4, lambdaTv: 0.05, encoderLayers: Object.freeze(['dense1', 'dense2']),
+  upsamplerChannels: 16, upsampler: 'separable',
+});
+
+/** The training sets of {@link trainMasker}: the generated digit scenes, or the sample faces. */
+export type MaskerTrainingSet = 'generated' | 'faces';
 
 /** A masking-model training configuration (see {@link DIGIT_MASKER_TRAINING}). */
 export interface DigitMaskerTraining {
@@ -34,11 +48,18 @@ export interface DigitMaskerTraining {
    */
   lambdaArea: number;
   /**
+   * λ_tv when not the objective's default (0.005). The face masker uses 0.05: with 0.005 and λ_area 2
+   * its masks kept three quarters of the face, speckled (area term 0.91, TV 42 after 1,000 steps).
+   */
+  lambdaTv?: number;
+  /** The classifier's layers the decoder reads, finest first. */
+  encoderLayers: readonly string[];
+  /**
    * Channels of every up-sampler block. The reference's 64 (sized for ResNet-50) makes the decoder
    * three quarters of a training step's time on this 96² CNN (1.3 s per step on 2 cores, 23 min for
    * 1,000 steps); 32 quarters the decoder's convolutions (0.82 s per step, 13.6 min).
    */
-  upsamplerChannels: number;
+  upsamplerChannels: number | readonly number[];
   /**
    * The up-samplers' convolutions. The committed model uses `'separable'` (depthwise 3×3 +
    * pointwise 1×1: 13 M multiply-adds for this decoder against the classifier's 49 M forward pass);
@@ -96,6 +117,12 @@ export function* generatedMaskingData(classifier: Classifier, seed = MASKER_TRAI
 
 /** Options of {@link trainMasker}. */
 export interface TrainMaskerOptions {
+  /**
+   * The training set: `'generated'` (default; the digit scenes, for the digit CNN, defaults
+   * {@link DIGIT_MASKER_TRAINING}) or `'faces'` ({@link faceMaskingData}, for the face-expression
+   * classifier, defaults {@link FACE_MASKER_TRAINING}).
+   */
+  set?: MaskerTrainingSet;
   /** Training steps (default {@link DIGIT_MASKER_TRAINING}.steps). */
   steps?: number;
   /** Images per step (default 8). */
@@ -110,6 +137,12 @@ export interface TrainMaskerOptions {
   out: string;
   /** Steps between checkpoints (default 100). */
   checkpointEvery?: number;
+  /** Encoder layers, finest first (default {@link DIGIT_MASKER_TRAINING}.encoderLayers). */
+  encoderLayers?: readonly string[];
+  /** Channels of every up-sampler block, or of each, coarsest first (default {@link DIGIT_MASKER_TRAINING}.upsamplerChannels). */
+  upsamplerChannels?: number | readonly number[];
+  /** The up-samplers' convolutions (default {@link DIGIT_MASKER_TRAINING}.upsampler). */
+  upsampler?: MaskingUpsampler;
   /** Loss terms every few steps. */
   onProgress?: (p: MaskingProgress) => void;
   /** Stops between steps; the last checkpoint stays on disk. */
@@ -127,18 +160,26 @@ export interface TrainMaskerOptions {
  * ```
  */
 export async function trainMasker(classifier: Classifier, opts: TrainMaskerOptions): Promise<TrainedMasker> {
-  const seed = opts.seed ?? DIGIT_MASKER_TRAINING.seed;
+  const set = opts.set ?? 'generated';
+  if (set !== 'generated' && set !== 'faces') {
+    throw new SaliencyError('BAD_OPTION', `trainMasker: set must be 'generated' or 'faces', got '${String(set)}'.`);
+  }
+  const defaults = set === 'faces' ? FACE_MASKER_TRAINING : DIGIT_MASKER_TRAINING;
+  const seed = opts.seed ?? defaults.seed;
   const model = createMaskingModel(classifier, {
-    encoderLayers: pickEncoderLayers(classifier), upsamplerChannels: DIGIT_MASKER_TRAINING.upsamplerChannels,
-    upsampler: DIGIT_MASKER_TRAINING.upsampler, seed,
+    encoderLayers: opts.encoderLayers ?? defaults.encoderLayers,
+    upsamplerChannels: opts.upsamplerChannels ?? defaults.upsamplerChannels,
+    upsampler: opts.upsampler ?? defaults.upsampler, seed,
   });
   try {
     const checkpointDir = join(opts.out, 'checkpoint');
-    const result = await trainMaskingModel(model, () => generatedMaskingData(classifier), {
-      steps: opts.steps ?? DIGIT_MASKER_TRAINING.steps,
-      batchSize: opts.batchSize ?? DIGIT_MASKER_TRAINING.batchSize,
-      learningRate: opts.learningRate ?? DIGIT_MASKER_TRAINING.learningRate,
-      lambdaArea: DIGIT_MASKER_TRAINING.lambdaArea,
+    const data = set === 'faces' ? () => faceMaskingData(classifier, { seed }) : () => generatedMaskingData(classifier);
+    const result = await trainMaskingModel(model, data, {
+      steps: opts.steps ?? defaults.steps,
+      batchSize: opts.batchSize ?? defaults.batchSize,
+      learningRate: opts.learningRate ?? defaults.learningRate,
+      lambdaArea: defaults.lambdaArea,
+      ...(defaults.lambdaTv != null ? { lambdaTv: defaults.lambdaTv } : {}),
       ...opts.objective,
       seed,
       checkpoint: fileHandler(checkpointDir),
@@ -157,7 +198,7 @@ export async function trainMasker(classifier: Classifier, opts: TrainMaskerOptio
 
 /**
  * The masking model trained for the bundled digit CNN (`assets/masker-digits/`, made by
- * `saliency train-masker --set generated`).
+ * `saliency train-masker --set generated`); `loadBundledMasker('digits', classifier)`.
  *
  * @example
  * ```ts
@@ -166,14 +207,10 @@ export async function trainMasker(classifier: Classifier, opts: TrainMaskerOptio
  * ```
  */
 export async function loadDigitMasker(classifier: Classifier): Promise<MaskingModel> {
-  return loadMaskingModel(classifier, fileHandler(findAsset('masker-digits')));
+  return loadBundledMasker('digits', classifier);
 }
 
 /** Whether the trained digit masker ships in this installation (`assets/masker-digits/model.json`). */
 export function hasDigitMasker(): boolean {
-  try {
-    return existsSync(join(findAsset('masker-digits'), 'model.json'));
-  } catch {
-    return false;
-  }
+  return hasBundledMasker('digits');
 }

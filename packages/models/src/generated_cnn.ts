@@ -5,10 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fromLayersModel } from '@saliency/core/base';
-import { findAsset } from './assets.js';
+import { findAsset, readModelFolder } from './assets.js';
 import type { BundledClassifier } from './classifiers.js';
 
 /**
@@ -60,15 +58,7 @@ export const GENERATED_CNN_CAM_LAYER = 'cam';
  */
 export async function loadGeneratedCnnModel(): Promise<LayersModel> {
   const dir = findAsset('generated-cnn');
-  const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
-  const bytes = Buffer.concat(await Promise.all(
-    json.weightsManifest.flatMap((group) => group.paths).map((p) => readFile(join(dir, p))),
-  ));
-  return loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-    weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-  }));
+  return loadLayersModel(tf.io.fromMemory(await readModelFolder(dir)));
 }
 
 /**

@@ -20,3 +20,4 @@ export * from './sample_faces.js';
 export * from './generated_cnn.js';
 export { findAsset } from './assets.js';
 export { detectFaces, releaseFaceDetector, type DetectedFace, type DetectFacesOptions } from './face_detector.js';
+export * from './bundled_maskers.js';

@@ -3,6 +3,7 @@ import type { ExplainInput } from './cli_explain_inputs.js';
 import { explainFile, type FileSummary } from './explain_files.js';
 import { explainError, runExplainPool, type ExplainOutcome, type ExplainSettings } from './explain_pool.js';
 import type { LoadedClassifier } from './load_classifier.js';
+import { presetMasker } from './preset_masker.js';
 
 /** `saliency explain` after its inputs are known. Internal to the CLI. */
 export interface ExplainCommand extends ExplainSettings {
@@ -55,12 +56,23 @@ export async function runExplainCommand(inputs: readonly ExplainInput[], cmd: Ex
     const r = await runExplainPool(inputs, { ...cmd, workers: Math.min(cmd.workers, inputs.length), onOutcome: report });
     notStarted = r.notStarted;
   } else {
-    const failedPaths = new Set<string>();
+    notStarted = await explainInProcess(inputs, cmd, report);
+  }
+  if (notStarted > 0) printError(`saliency: stopped: ${notStarted} of ${inputs.length} input${inputs.length === 1 ? '' : 's'} not explained`);
+  if (failed > 0) {
+    printError(`saliency: ${failed} of ${attempted.size} image${attempted.size === 1 ? '' : 's'} failed`);
+    return 1;
+  }
+  return notStarted > 0 ? 130 : 0;
+}
+
+/** Explains the inputs one by one in this process (the bundled masker loaded once if `masking` is asked); returns how many were not started. */
+async function explainInProcess(inputs: readonly ExplainInput[], cmd: ExplainCommand, report: (input: ExplainInput, outcome: ExplainOutcome) => void): Promise<number> {
+  const failedPaths = new Set<string>();
+  const masker = await presetMasker(cmd.loaded, cmd.methods);
+  try {
     for (const [i, input] of inputs.entries()) {
-      if (cmd.signal?.aborted === true) {
-        notStarted = inputs.length - i;
-        break;
-      }
+      if (cmd.signal?.aborted === true) return inputs.length - i;
       if (failedPaths.has(input.path)) continue;
       const outcome: ExplainOutcome = { summaries: [], error: null };
       try {
@@ -68,7 +80,7 @@ export async function runExplainCommand(inputs: readonly ExplainInput[], cmd: Ex
         for (const method of cmd.methods) {
           outcome.summaries.push(await explainFile(cmd.loaded.classifier, input.path, {
             method, layer: camLayer(method, cmd.layer, cmd.loaded), target: input.target, outDir: cmd.outDir, region: input.region,
-            sess: cmd.sess === true, seed: cmd.seed, masks: cmd.masks, label: input.label,
+            sess: cmd.sess === true, seed: cmd.seed, masks: cmd.masks, label: input.label, masker,
           }));
         }
       } catch (e) {
@@ -77,11 +89,8 @@ export async function runExplainCommand(inputs: readonly ExplainInput[], cmd: Ex
       }
       report(input, outcome);
     }
+    return 0;
+  } finally {
+    masker?.dispose();
   }
-  if (notStarted > 0) printError(`saliency: stopped: ${notStarted} of ${inputs.length} input${inputs.length === 1 ? '' : 's'} not explained`);
-  if (failed > 0) {
-    printError(`saliency: ${failed} of ${attempted.size} image${attempted.size === 1 ? '' : 's'} failed`);
-    return 1;
-  }
-  return notStarted > 0 ? 130 : 0;
 }

@@ -18,7 +18,7 @@ import { explainInputs } from './cli_explain_inputs.js';
 
 /**
  * The methods `saliency demo` runs on the first face of each photo: every method but `masking`,
- * which needs a masking model trained for the classifier (one ships for the digit CNN only).
+ * which the demo adds when the face masker ships (`hasBundledMasker('face')` of `@saliency/models`).
  */
 export const DEMO_METHODS: readonly string[] = METHOD_NAMES.filter((m) => m !== 'masking');
 
@@ -50,8 +50,9 @@ export const USAGE = `usage:
                               Ctrl-C drains: jobs in progress finish and are kept; a rerun does the rest
   saliency worker --queue redis://host:port/db [--queue-name NAME] [--lock-ms N] [--backend NAME]
                               takes evaluation jobs from the queue, one at a time, until Ctrl-C or SIGTERM
-  saliency train-masker [--set generated] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
-                              trains Dabkowski & Gal's real-time masking model for the bundled digit CNN
+  saliency train-masker [--set generated|faces] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
+                              [--encoder-layers A,B,C] [--channels N|N,M] [--upsampler separable|conv]
+                              trains Dabkowski & Gal's real-time masking model for the digit CNN (generated) or the face net (faces)
                               (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
   saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model …] [--out DIR]
                               Simonyan's class-model visualisation, written as <model>.<class>.classmodel.png
@@ -220,6 +221,9 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
         queue: { type: 'string' },
         'queue-name': { type: 'string' },
         'lock-ms': { type: 'string' },
+        'encoder-layers': { type: 'string' },
+        channels: { type: 'string' },
+        upsampler: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -254,7 +258,8 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
       throw new SaliencyError('BAD_OPTION', `explain needs image paths, --images <dir|glob> or --dataset <spec>.\n${USAGE}`);
     }
     methods = values.method ?? ['gradcam'];
-    for (const m of methods) methodByName(m, { seed, masks }); // throws BAD_OPTION for an unknown method
+    // Throws BAD_OPTION for an unknown method; 'masking' needs the model's trained masker, checked when it is loaded.
+    for (const m of methods) if (m !== 'masking') methodByName(m, { seed, masks });
     target = parseTarget(values.target);
     box = values.box != null ? parseBox(values.box) : null;
   }
@@ -269,6 +274,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
     return runTrainMaskerCommand({
       set: values.set, steps: nonNegativeInt(values.steps, '--steps'), batch: nonNegativeInt(values.batch, '--batch'),
       seed, lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
+      encoderLayers: values['encoder-layers'], channels: values.channels, upsampler: values.upsampler,
     }, print);
   }
 
@@ -327,21 +333,24 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
   }
 
   if (command === 'demo') {
-    const { loadFaceExpressionClassifier, sampleFaces } = await loadModelsPackage('saliency demo');
+    const { hasBundledMasker, loadBundledMasker, loadFaceExpressionClassifier, sampleFaces } = await loadModelsPackage('saliency demo');
     const model = await loadFaceExpressionClassifier();
+    const masker = hasBundledMasker('face') ? await loadBundledMasker('face', model.classifier).catch((e: unknown) => { model.dispose(); throw e; }) : undefined;
+    const first = masker != null ? [...DEMO_METHODS, 'masking'] : DEMO_METHODS;
     try {
       // Every method on the first face of each photo; the two fast ones on every face.
       for (const sample of sampleFaces()) {
         for (const [i, face] of sample.faces.entries()) {
-          for (const method of i === 0 ? DEMO_METHODS : (['gradient', 'gradcam'] as const)) {
+          for (const method of i === 0 ? first : (['gradient', 'gradcam'] as const)) {
             const s = await explainFile(model.classifier, sample.path, {
-              method, layer: camLayer(method, undefined, model), outDir, region: face.box, target: 'top', label: `face${i + 1}`, seed: 0,
+              method, layer: camLayer(method, undefined, model), outDir, region: face.box, target: 'top', label: `face${i + 1}`, seed: 0, masker,
             });
             print(`${sample.path.split('/').pop()} face ${i + 1} ${s.method}: ${s.target.name} ${fmt(s.target.probability)} → ${s.files.overlay} (${s.ms} ms)`);
           }
         }
       }
     } finally {
+      masker?.dispose();
       model.dispose();
     }
     print(`tensors still allocated: ${tf.memory().numTensors}`);

@@ -13,6 +13,8 @@ import { camLayer } from './cam_layer.js';
 import { explainFile, type FileSummary } from './explain_files.js';
 import { explainError, type ExplainSettings, type FromExplainChild, type ToExplainChild } from './explain_pool.js';
 import { loadClassifier, type LoadedClassifier } from './load_classifier.js';
+import { presetMasker } from './preset_masker.js';
+import type { MaskingModel } from '@saliency/core';
 
 const send = (m: FromExplainChild): Promise<void> => new Promise((resolve) => {
   if (process.send == null || !process.connected) resolve();
@@ -24,6 +26,7 @@ process.on('disconnect', () => process.exit(0));
 
 let settings: ExplainSettings | null = null;
 let model: LoadedClassifier | null = null;
+let masker: MaskingModel | undefined;
 let chain = Promise.resolve();
 
 async function handle(m: ToExplainChild): Promise<void> {
@@ -32,6 +35,7 @@ async function handle(m: ToExplainChild): Promise<void> {
     try {
       await initBackend({ prefer: settings.backend as NodeBackend | undefined, quiet: true });
       model = await loadClassifier(settings.model);
+      masker = await presetMasker(model, settings.methods);
     } catch (e) {
       await send({ type: 'fatal', error: explainError(e) });
       process.exit(1);
@@ -40,6 +44,8 @@ async function handle(m: ToExplainChild): Promise<void> {
     return;
   }
   if (m.type === 'stop') {
+    masker?.dispose();
+    masker = undefined;
     model?.dispose();
     model = null;
     process.disconnect();
@@ -52,7 +58,7 @@ async function handle(m: ToExplainChild): Promise<void> {
     for (const method of settings.methods) {
       summaries.push(await explainFile(model.classifier, input.path, {
         method, layer: camLayer(method, settings.layer, model), target: input.target, outDir: settings.outDir, region: input.region,
-        sess: settings.sess === true, seed: settings.seed, masks: settings.masks, label: input.label,
+        sess: settings.sess === true, seed: settings.seed, masks: settings.masks, label: input.label, masker,
       }));
     }
     await send({ type: 'result', index, outcome: { summaries, error: null } });

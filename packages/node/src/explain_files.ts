@@ -65,7 +65,7 @@ export function methodByName(name: string, opts: MethodChoice = {}): SaliencyMet
     case 'rise': m = rise({ n: opts.masks, seed, onProgress }); break;
     case 'masking':
       if (opts.masker == null) {
-        throw new SaliencyError('BAD_OPTION', "Method 'masking' needs a trained masking model: train one with `saliency train-masker` (or trainMasker()) and load it with loadMaskingModel(classifier, fileHandler(dir)).");
+        throw new SaliencyError('BAD_OPTION', "Method 'masking' needs a trained masking model: they ship for --model digits and face (loaded by the CLI); for another model train one with trainMaskingModel() (`saliency train-masker` trains the bundled ones) and load it with loadMaskingModel(classifier, fileHandler(dir)).");
       }
       m = maskingModel(opts.masker, { onProgress });
       break;

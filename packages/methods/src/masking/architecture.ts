@@ -287,50 +287,96 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
       ? conv2dSame(tf.depthwiseConv2d(x, w(`${name}_depthwise`) as tf.Tensor4D, 1, 'same'), w(name) as tf.Tensor4D)
       : conv2dSame(x, w(name) as tf.Tensor4D);
   /**
-   * Inference weights: each conv → batch-norm (running statistics) pair folded into ONE fused
-   * convolution's filter and bias, computed once and kept until one of its source weights changes
-   * (a training step, a checkpoint restore, any `assign`: each replaces the variable's data, so the
+   * Inference weights, computed once and kept until one of their source weights changes (a
+   * training step, a checkpoint restore, any `assign`: each replaces the variable's data, so the
    * sources' data ids are the cache key). The kept tensors belong to the model (`dispose()` frees
-   * them); refolding disposes the old ones first, so the tensor count stays the same.
+   * them); recomputing disposes the old ones first, so the tensor count stays the same.
+   * - Each conv → batch-norm (running statistics) pair folded into ONE fused convolution's filter and bias.
+   * - Each follow-up convolution, which reads `concat([up, skip])`, split on its input channels into
+   *   the part that reads `up` and the part that reads `skip` (depthwise kernel too): a convolution of
+   *   a concatenation is the sum of the parts' convolutions, and the sum is cheaper than the copy
+   *   (the wasm concat of the 48² features cost more than the decoder's convolutions around it).
+   * - The head split into its `a` and `b` channels (one 1-channel convolution each: no strided slice).
    */
   const foldSpecs = config.upsamplerChannels.flatMap((_, j) => [
     { conv: `up${j}/conv`, bn: `up${j}/bn_up` }, { conv: `up${j}/follow`, bn: `up${j}/bn_follow` },
   ]);
-  const foldSources = (): object[] => foldSpecs.flatMap(({ conv, bn }) => {
-    const p = bnParams(bn);
-    return [w(conv), p.gamma, p.beta, p.mean, p.variance].map((v) => v.dataId);
-  });
-  let folded: { filter: tf.Tensor4D; bias: tf.Tensor1D }[] = [];
-  let foldedFrom: object[] = [];
-  const foldedWeights = (): { filter: tf.Tensor4D; bias: tf.Tensor1D }[] => {
-    const now = foldSources();
-    if (folded.length > 0 && now.every((d, i) => d === foldedFrom[i])) return folded;
-    const next = tf.tidy(() => foldSpecs.map(({ conv, bn }) => {
+  const foldSources = (): object[] => [
+    ...foldSpecs.flatMap(({ conv, bn }) => {
       const p = bnParams(bn);
-      const scale = tf.mul(tf.rsqrt(tf.add(p.variance, BATCH_NORM_EPSILON)), p.gamma);
-      return { filter: tf.mul(w(conv), scale) as tf.Tensor4D, bias: tf.sub(p.beta, tf.mul(p.mean, scale)) as tf.Tensor1D };
-    }));
-    for (const f of next) { tf.keep(f.filter); tf.keep(f.bias); }
-    for (const f of folded) tf.dispose([f.filter, f.bias]);
+      return [w(conv), p.gamma, p.beta, p.mean, p.variance, ...(separable ? [w(`${conv}_depthwise`)] : [])].map((v) => v.dataId);
+    }),
+    w('head/kernel').dataId, w('head/bias').dataId,
+  ];
+  /** A follow-up convolution split on its input channels (`up` first, then `skip`). */
+  interface SplitConv { depthwise: [tf.Tensor4D, tf.Tensor4D] | null; filter: [tf.Tensor4D, tf.Tensor4D]; bias: tf.Tensor1D }
+  interface InferenceWeights {
+    up: { depthwise: tf.Tensor4D | null; filter: tf.Tensor4D; bias: tf.Tensor1D }[];
+    follow: SplitConv[];
+    head: { a: tf.Tensor4D; b: tf.Tensor4D; biasA: tf.Tensor1D; biasB: tf.Tensor1D };
+  }
+  const inferenceTensors = (iw: InferenceWeights): tf.Tensor[] => [
+    ...iw.up.flatMap((u) => [u.filter, u.bias]),
+    ...iw.follow.flatMap((f) => [...(f.depthwise ?? []), ...f.filter, f.bias]),
+    iw.head.a, iw.head.b, iw.head.biasA, iw.head.biasB,
+  ];
+  let folded: InferenceWeights | null = null;
+  let foldedFrom: object[] = [];
+  const inferenceWeights = (): InferenceWeights => {
+    const now = foldSources();
+    if (folded != null && now.every((d, i) => d === foldedFrom[i])) return folded;
+    const next = tf.tidy(() => {
+      const fold = (conv: string, bn: string): { filter: tf.Tensor4D; bias: tf.Tensor1D } => {
+        const p = bnParams(bn);
+        const scale = tf.mul(tf.rsqrt(tf.add(p.variance, BATCH_NORM_EPSILON)), p.gamma);
+        return { filter: tf.mul(w(conv), scale) as tf.Tensor4D, bias: tf.sub(p.beta, tf.mul(p.mean, scale)) as tf.Tensor1D };
+      };
+      const splitIn = (k: tf.Tensor4D, at: number): [tf.Tensor4D, tf.Tensor4D] => {
+        const [kh, kw, cin, cout] = k.shape;
+        return [tf.slice(k, [0, 0, 0, 0], [kh, kw, at, cout]), tf.slice(k, [0, 0, at, 0], [kh, kw, cin - at, cout])];
+      };
+      const head = w('head/kernel') as tf.Tensor4D;
+      const [, , hc] = head.shape;
+      return {
+        up: config.upsamplerChannels.map((_, j) => ({
+          depthwise: separable ? w(`up${j}/conv_depthwise`) as tf.Tensor4D : null, ...fold(`up${j}/conv`, `up${j}/bn_up`),
+        })),
+        follow: config.upsamplerChannels.map((cout, j) => {
+          const f = fold(`up${j}/follow`, `up${j}/bn_follow`);
+          return {
+            depthwise: separable ? splitIn(w(`up${j}/follow_depthwise`) as tf.Tensor4D, cout) : null,
+            filter: splitIn(f.filter, cout), bias: f.bias,
+          };
+        }),
+        head: {
+          a: tf.slice(head, [0, 0, 0, 0], [1, 1, hc, 1]), b: tf.slice(head, [0, 0, 0, 1], [1, 1, hc, 1]),
+          biasA: tf.slice(w('head/bias') as tf.Tensor1D, [0], [1]), biasB: tf.slice(w('head/bias') as tf.Tensor1D, [1], [1]),
+        },
+      } satisfies InferenceWeights as unknown as tf.TensorContainer;
+    }) as unknown as InferenceWeights;
+    // The up-samplers' depthwise kernels are the variables themselves: keep and free only what was computed here.
+    inferenceTensors(next).forEach((t) => tf.keep(t));
+    if (folded != null) tf.dispose(inferenceTensors(folded));
     folded = next;
     foldedFrom = now;
     return folded;
   };
-  /** Inference: conv + folded batch-norm + ReLU as one fused convolution (ReLU commutes with the pixel shuffle that may follow). */
-  const convBnRelu = (x: tf.Tensor4D, name: string, f: { filter: tf.Tensor4D; bias: tf.Tensor1D }): tf.Tensor4D => {
-    const input = separable ? tf.depthwiseConv2d(x, w(`${name}_depthwise`) as tf.Tensor4D, 1, 'same') : x;
-    return tf.fused.conv2d({ x: input, filter: f.filter, strides: 1, pad: 'same', bias: f.bias, activation: 'relu' });
+  /** A 'same' convolution, separable (depthwise kernel given) or full, with optional bias and ReLU fused. */
+  const conv = (x: tf.Tensor4D, depthwise: tf.Tensor4D | null, filter: tf.Tensor4D, bias?: tf.Tensor1D, relu = false): tf.Tensor4D => {
+    const input = depthwise != null ? tf.depthwiseConv2d(x, depthwise, 1, 'same') : x;
+    return tf.fused.conv2d({ x: input, filter, strides: 1, pad: 'same', bias, activation: relu ? 'relu' : 'linear' });
   };
   const [inH, inW] = config.inputSize;
   /**
    * The inference decoder for encoder features and `[N]` int32 classes: the training path's
    * values with fewer, fused operations (dispatch dominates on wasm at batch 1): the embedding
    * row gathered (not one-hot × matrix), ⟨features, e_c⟩ as one batched matMul, folded
-   * batch-norms, the head's bias fused, the final up-sampling one bilinear resize (the training
-   * path's matMul resize gives the same values; it exists only for its gradient on cpu).
+   * batch-norms, each follow-up convolution as the sum of its `up` and `skip` parts (no concat),
+   * the head as two 1-channel convolutions (no slice), the final up-sampling one bilinear resize
+   * (the training path's matMul resize gives the same values; it exists only for its gradient on cpu).
    */
   const infer = (features: readonly tf.Tensor4D[], classes: tf.Tensor1D): tf.Tensor3D => {
-    const folds = foldedWeights();
+    const iw = inferenceWeights();
     const coarse = features[L - 1];
     const proj = weights.has('selector/projection') ? conv2dSame(coarse, w('selector/projection') as tf.Tensor4D) : coarse;
     const [n, h, wd, e] = proj.shape;
@@ -338,15 +384,19 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
     const act = tf.reshape(tf.matMul(tf.reshape(proj, [n, h * wd, e]), tf.reshape(emb, [n, e, 1])), [n, h, wd, 1]);
     let flow = tf.mul(coarse, tf.sigmoid(config.confidence !== 0 ? tf.sub(act, config.confidence) : act)) as tf.Tensor4D;
     config.upsamplerChannels.forEach((_, j) => {
-      let up = pixelShuffle2(convBnRelu(flow, `up${j}/conv`, folds[2 * j]));
+      // conv + folded batch-norm + ReLU fused (ReLU commutes with the pixel shuffle).
+      let up = pixelShuffle2(conv(flow, iw.up[j].depthwise, iw.up[j].filter, iw.up[j].bias, true));
       const bridge = bridges[j];
       if (bridge != null) up = resizeFeatures(up, bridge);
-      flow = convBnRelu(tf.concat([up, features[L - 2 - j]], 3) as tf.Tensor4D, `up${j}/follow`, folds[2 * j + 1]);
+      const f = iw.follow[j];
+      flow = tf.relu(tf.add(
+        conv(up, f.depthwise?.[0] ?? null, f.filter[0]),
+        conv(features[L - 2 - j], f.depthwise?.[1] ?? null, f.filter[1], f.bias),
+      )) as tf.Tensor4D;
     });
-    const ab = tf.abs(tf.fused.conv2d({ x: flow, filter: w('head/kernel') as tf.Tensor4D, strides: 1, pad: 'same', bias: w('head/bias') }));
-    const [, mh, mw] = ab.shape;
-    const a = tf.slice(ab, [0, 0, 0, 0], [n, mh, mw, 1]);
-    const small = tf.div(a, tf.add(tf.sum(ab, 3, true), config.maskEpsilon)) as tf.Tensor4D;
+    const a = tf.abs(conv(flow, null, iw.head.a, iw.head.biasA));
+    const b = tf.abs(conv(flow, null, iw.head.b, iw.head.biasB));
+    const small = tf.div(a, tf.add(tf.add(a, b), config.maskEpsilon)) as tf.Tensor4D;
     return tf.reshape(tf.image.resizeBilinear(small, [inH, inW], false, true), [n, inH, inW]) as tf.Tensor3D;
   };
   const coarsest = layerAccess[L - 1];
@@ -405,13 +455,13 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
     },
     dispose(): void {
       for (const v of weights.values()) v.dispose();
-      for (const f of folded) tf.dispose([f.filter, f.bias]);
-      folded = [];
+      if (folded != null) tf.dispose(inferenceTensors(folded));
+      folded = null;
       tf.dispose([toInput.rx, toInput.ry]);
       for (const b of bridges) if (b != null) tf.dispose([b.rx, b.ry]);
     },
   };
-  foldedWeights(); // the model owns its folded inference weights from the start (no first-call growth of the tensor count)
+  inferenceWeights(); // the model owns its folded inference weights from the start (no first-call growth of the tensor count)
   return model;
 }
 

@@ -51,10 +51,12 @@ export function maskingModel(trained: MaskingModel, opts: MaskingModelMethodOpti
       // 'top': the class comes from the encoder's own forward pass (masksForTop), not from a
       // separate classifier pass; given classes are checked as every method checks them.
       const classes = targets === 'top' ? null : await resolveTargets(classifier, images, targets, batchSize);
-      return concatBatches(images.shape[0], batchSize, (start, size) => tf.tidy(() => {
-        const x = sliceBatch(images, start, size);
-        const masks = classes == null ? m.masksForTop(x).masks : m.masks(x, classes.slice(start, start + size));
-        return tf.clipByValue(masks, 0, 1) as tf.Tensor3D;
+      // Masks are |a| / (|a| + |b| + ε) bilinearly resized: in [0, 1) by construction, no clip needed.
+      // One batch reads the images as given (masks() never changes its input; no copy).
+      const n = images.shape[0];
+      return concatBatches(n, batchSize, (start, size) => tf.tidy(() => {
+        const x = start === 0 && size === n ? images : sliceBatch(images, start, size);
+        return classes == null ? m.masksForTop(x).masks : m.masks(x, classes.slice(start, start + size));
       }), { ...opts, phase: 'masking' });
     },
   };
