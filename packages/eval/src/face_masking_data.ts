@@ -19,6 +19,9 @@ export interface FaceMaskingDataOptions {
   images?: readonly SampleFaceImage[];
 }
 
+/** Crops labelled per classifier pass. */
+const LABEL_BATCH = 8;
+
 /** A face with room around it: a 2×-box square crop at twice the classifier's input size, kept as bytes. */
 interface FaceContext {
   pixels: Float32Array;
@@ -63,7 +66,8 @@ export async function* faceMaskingData(classifier: Classifier, opts: FaceMasking
   }
   if (contexts.length === 0) throw new SaliencyError('BAD_OPTION', 'faceMaskingData: the photographs hold no face.');
   const seed = opts.seed ?? 1;
-  for (let i = 0; ; i++) {
+  /** Crop `i` of the stream (its jitter from its own seeded draw). */
+  const crop = (i: number): tf.Tensor3D => {
     const rand = seededRandom(mixSeeds(seed, i));
     const c = contexts[Math.floor(rand() * contexts.length)];
     const half = c.side / 2; // the face box spans the middle half of the context
@@ -72,12 +76,26 @@ export async function* faceMaskingData(classifier: Classifier, opts: FaceMasking
     const cy = half + (rand() - 0.5) * 0.24 * half;
     const flip = rand() < 0.5;
     const gain = 0.8 + 0.4 * rand();
-    const image = tf.tidy(() => {
-      let crop = cropFace(tf.tensor3d(c.pixels, [c.side, c.side, 3]), { x: cx - side / 2, y: cy - side / 2, width: side, height: side }, size);
-      if (flip) crop = tf.reverse(crop, 1);
-      return tf.clipByValue(tf.mul(crop, gain), 0, 255) as tf.Tensor3D;
+    return tf.tidy(() => {
+      let x = cropFace(tf.tensor3d(c.pixels, [c.side, c.side, 3]), { x: cx - side / 2, y: cy - side / 2, width: side, height: side }, size);
+      if (flip) x = tf.reverse(x, 1);
+      return tf.clipByValue(tf.mul(x, gain), 0, 255) as tf.Tensor3D;
     });
-    const label = tf.tidy(() => tf.argMax(classifier.logits(tf.expandDims(image, 0) as tf.Tensor4D), 1).dataSync()[0]);
-    yield { image, label: [label] };
+  };
+  // Crops are labelled LABEL_BATCH at a time: one classifier pass and one read-back per chunk.
+  for (let start = 0; ; start += LABEL_BATCH) {
+    const images = Array.from({ length: LABEL_BATCH }, (_, k) => crop(start + k));
+    let next = 0;
+    try {
+      const top = tf.tidy(() => tf.argMax(classifier.logits(tf.stack(images) as tf.Tensor4D), 1));
+      const labels = await top.data();
+      top.dispose();
+      while (next < images.length) {
+        const k = next++; // counted as handed out before the yield: a consumer that stops here owns it
+        yield { image: images[k], label: [labels[k]] };
+      }
+    } finally {
+      tf.dispose(images.slice(next)); // the crops not handed out (the consumer stopped early, or the pass threw)
+    }
   }
 }

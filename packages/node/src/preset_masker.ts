@@ -18,7 +18,6 @@ export async function presetMasker(loaded: LoadedClassifier, methods: readonly s
   const preset = loaded.spec.preset;
   if (!methods.includes('masking') || preset == null) return undefined;
   const models = await loadModelsPackage('The masking method');
-  return preset === 'digits' || preset === 'face'
-    ? (models.hasBundledMasker(preset) ? models.loadBundledMasker(preset, loaded.classifier) : undefined)
-    : undefined;
+  // hasBundledMasker knows which presets have one (false for any other name).
+  return models.hasBundledMasker(preset) ? models.loadBundledMasker(preset as 'digits' | 'face', loaded.classifier) : undefined;
 }
