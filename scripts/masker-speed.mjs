@@ -8,7 +8,8 @@
 // --masker DIR: a saved masking model (model.json + weights.bin) instead of the committed
 // packages/models/assets/masker-digits. --rounds: timed repetitions of each cell (best is kept; default 3).
 // --arch separable|conv: time an UNTRAINED masker of that up-sampler kind (32 channels, the digit masker's
-// encoder layers) instead: the speed does not depend on the weights (digits only).
+// encoder layers) instead: the speed does not depend on the weights (digits only); with
+// --finest-block follow|lateral (default follow) for that untrained model's finest block.
 // Threads: SALIENCY_WASM_THREADS=off|on|N as for the CLI (one thread is steadier on a loaded machine).
 // Other processes share the cores: note `uptime` with the table and compare within a row.
 import { execSync } from 'node:child_process';
@@ -26,13 +27,14 @@ const arg = (name) => {
 const rounds = Number(arg('rounds') ?? 3);
 const maskerDir = arg('masker');
 const arch = arg('arch');
+const finestBlock = arg('finest-block') ?? 'follow';
 const modelName = arg('model') ?? 'digits';
 if (modelName !== 'digits' && modelName !== 'face') throw new Error(`--model digits|face, got ${modelName}`);
 
 await initBackend({ backend: 'wasm', quiet: true });
 const { classifier, dispose } = modelName === 'face' ? await loadFaceExpressionClassifier() : await loadGeneratedClassifier();
 const masker = arch != null
-  ? createMaskingModel(classifier, { encoderLayers: pickEncoderLayers(classifier), upsamplerChannels: 32, upsampler: arch, seed: 1 })
+  ? createMaskingModel(classifier, { encoderLayers: pickEncoderLayers(classifier), upsamplerChannels: 32, upsampler: arch, finestBlock, seed: 1 })
   : maskerDir != null ? await loadMaskingModel(classifier, fileHandler(maskerDir)) : await loadBundledMasker(modelName, classifier);
 /** 32 test images at the classifier's input size and their labels (digits: the scene's digit; faces: the classifier's top class). */
 async function testImages() {
@@ -95,7 +97,7 @@ for (const batch of [1, 32]) {
 if (tf.memory().numTensors !== before) throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
 
 const n = singles.length;
-console.log(`${modelName === 'face' ? 'face-expression net, 32 crops of the 22 sample faces' : `digit CNN, ${n} generated test scenes`}, ${tf.getBackend()}, best of ${rounds} alternating rounds; masker: ${arch != null ? 'untrained' : maskerDir ?? 'committed asset'} (${masker.config.encoderLayers.join(", ")}; ${masker.config.upsampler ?? "conv"}, ${masker.config.upsamplerChannels.join('/')} ch.)`);
+console.log(`${modelName === 'face' ? 'face-expression net, 32 crops of the 22 sample faces' : `digit CNN, ${n} generated test scenes`}, ${tf.getBackend()}, best of ${rounds} alternating rounds; masker: ${arch != null ? 'untrained' : maskerDir ?? 'committed asset'} (${masker.config.encoderLayers.join(", ")}; ${masker.config.upsampler ?? "conv"}, ${masker.config.upsamplerChannels.join('/')} ch., finest block ${masker.config.finestBlock ?? 'follow'})`);
 console.log(`wasm threads: SALIENCY_WASM_THREADS=${process.env.SALIENCY_WASM_THREADS ?? '(unset: one per core)'}`);
 console.log(`uptime: ${execSync('uptime').toString().trim()}`);
 console.log('');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMaskingModel, maskingModel, resolveTargets, type Classifier, type MaskingModel } from '@saliency/core';
 import { initBackend } from '@saliency/node';
 import { loadGeneratedClassifier, type BundledClassifier } from '@saliency/models';
-import { generateLocalisationSet, loadDigitMasker, pickEncoderLayers, sampleToTensor } from '@saliency/eval';
+import { DIGIT_MASKER_TRAINING, generateLocalisationSet, loadDigitMasker, pickEncoderLayers, sampleToTensor } from '@saliency/eval';
 import { internalsOf } from '../../packages/methods/src/masking/architecture';
 import { maxAbsDiff, seeded } from '../setup_cpu';
 
@@ -45,6 +45,17 @@ describe('masking model fast inference on the digit CNN', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
+  it('the committed masker has the architecture DIGIT_MASKER_TRAINING describes (lateral finest block: no follow-up weights)', () => {
+    expect(masker.config.encoderLayers).toEqual([...DIGIT_MASKER_TRAINING.encoderLayers]);
+    expect(masker.config.upsamplerChannels).toEqual([DIGIT_MASKER_TRAINING.upsamplerChannels, DIGIT_MASKER_TRAINING.upsamplerChannels]);
+    expect(masker.config.upsampler).toBe(DIGIT_MASKER_TRAINING.upsampler);
+    expect(masker.config.finestBlock ?? 'follow').toBe(DIGIT_MASKER_TRAINING.finestBlock ?? 'follow');
+    const names = [...masker.weights.keys()];
+    expect(names).toContain('head/skip_kernel');
+    expect(names.filter((n) => n.startsWith('up1/follow'))).toEqual([]);
+    expect(names.filter((n) => n.startsWith('up0/follow')).length).toBeGreaterThan(0);
+  });
+
   it("'top' from the encoder's pass gives resolveTargets' classes on 40 real scenes, and the same masks", async () => {
     const { images } = scenes(classifier, 4242, 40);
     const before = tf.memory().numTensors;
@@ -61,12 +72,14 @@ describe('masking model fast inference on the digit CNN', () => {
     images.dispose();
   });
 
-  it('cached folded batch-norms give the unfused decoder masks to 1e-5 (committed masker, real scenes)', () => {
+  it('cached folded batch-norms give the unfused decoder masks to 3e-5 (committed masker, real scenes)', () => {
     const { images, labels } = scenes(classifier, 77, 6);
     const before = tf.memory().numTensors;
     const fast = masker.masks(images, labels);
     const slow = unfusedMasks(masker, images, labels);
-    expect(maxAbsDiff(fast, slow)).toBeLessThan(1e-5);
+    // 3e-5: float32 rounding of folded against explicit batch-norms, amplified by |a| / (|a| + |b| + ε)
+    // where |a| + |b| is small (the committed lateral masker's largest gap on these scenes: 1.4e-5).
+    expect(maxAbsDiff(fast, slow)).toBeLessThan(3e-5);
     expect(tf.tidy(() => tf.sub(tf.max(slow), tf.min(slow)).dataSync()[0])).toBeGreaterThan(0.3); // real masks, not constant
     tf.dispose([fast, slow]);
     expect(tf.memory().numTensors).toBe(before);

@@ -1,4 +1,4 @@
-import { SaliencyError, type MaskingUpsampler } from '@saliency/core';
+import { SaliencyError, type MaskingFinestBlock, type MaskingUpsampler } from '@saliency/core';
 import { progressBar } from './progress_bar.js';
 import { loadFaceExpressionClassifier, loadGeneratedClassifier } from '@saliency/models';
 import { DIGIT_MASKER_TRAINING, FACE_MASKER_TRAINING, trainMasker } from './train_masker.js';
@@ -23,6 +23,8 @@ export interface TrainMaskerFlags {
   channels?: string;
   /** `--upsampler`: `separable` or `conv`. */
   upsampler?: string;
+  /** `--finest-block`: `follow` or `lateral`. */
+  finestBlock?: string;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function runTrainMaskerCommand(flags: TrainMaskerFlags, print: (lin
     const { model, result } = await trainMasker(classifier, {
       set, steps: flags.steps, batchSize: flags.batch, seed: flags.seed, learningRate: flags.lr, out: flags.out, signal,
       encoderLayers: flags.encoderLayers?.split(',').map((l) => l.trim()), upsamplerChannels: parseChannels(flags.channels),
-      upsampler: flags.upsampler as MaskingUpsampler | undefined,
+      upsampler: flags.upsampler as MaskingUpsampler | undefined, finestBlock: flags.finestBlock as MaskingFinestBlock | undefined,
       onProgress: (p) => bar(p.done, p.total, `loss ${p.losses.total.toFixed(3)} (tv ${p.losses.tv.toFixed(3)}, area ${p.losses.area.toFixed(3)}, `
         + `preserve ${p.losses.preserver.toFixed(3)}, destroy ${p.losses.destroyer.toFixed(3)})`),
     });

@@ -34,7 +34,7 @@ export { groupCam, type GroupCamOptions } from './group_cam.js';
 export { rise, riseMasks, riseMaskSpec, RISE_PRESETS, type RiseOptions, type RiseMaskSettings, type RiseMaskOptions, type RiseMaskSpec } from './rise.js';
 export { scoreCam, type ScoreCamOptions } from './score_cam.js';
 export { type SubstrateOption } from './substrate.js';
-export { createMaskingModel, type MaskingModel, type MaskingModelOptions, type MaskingModelConfig, type MaskingUpsampler } from './masking/architecture.js';
+export { createMaskingModel, type MaskingModel, type MaskingModelOptions, type MaskingModelConfig, type MaskingUpsampler, type MaskingFinestBlock } from './masking/architecture.js';
 export {
   trainMaskingModel, MASKING_TRAINING_DEFAULTS, type MaskingTrainingDefaults, type TrainMaskingOptions, type TrainMaskingResult,
   type MaskingLosses, type MaskingProgress,

@@ -51,7 +51,7 @@ export const USAGE = `usage:
   saliency worker --queue redis://host:port/db [--queue-name NAME] [--lock-ms N] [--backend NAME]
                               takes evaluation jobs from the queue, one at a time, until Ctrl-C or SIGTERM
   saliency train-masker [--set generated|faces] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
-                              [--encoder-layers A,B,C] [--channels N|N,M] [--upsampler separable|conv]
+                              [--encoder-layers A,B,C] [--channels N|N,M] [--upsampler separable|conv] [--finest-block follow|lateral]
                               trains Dabkowski & Gal's real-time masking model for the digit CNN (generated) or the face net (faces)
                               (checkpoints in DIR/checkpoint; a rerun resumes), saves DIR/model.json
   saliency classmodel --class N|NAME [--steps N] [--lr X] [--lambda X] [--model …] [--out DIR]
@@ -224,6 +224,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
         'encoder-layers': { type: 'string' },
         channels: { type: 'string' },
         upsampler: { type: 'string' },
+        'finest-block': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -274,7 +275,7 @@ export async function runCli(argv: string[], print: (line: string) => void, prin
     return runTrainMaskerCommand({
       set: values.set, steps: nonNegativeInt(values.steps, '--steps'), batch: nonNegativeInt(values.batch, '--batch'),
       seed, lr: values.lr == null ? undefined : Number(values.lr), out: values.out ?? 'masker',
-      encoderLayers: values['encoder-layers'], channels: values.channels, upsampler: values.upsampler,
+      encoderLayers: values['encoder-layers'], channels: values.channels, upsampler: values.upsampler, finestBlock: values['finest-block'],
     }, print);
   }
 

@@ -13,6 +13,14 @@ import { resizeMasks, resizeTables, type ResizeTables } from './upsample.js';
 /** The up-samplers' convolutions: full 3×3 (`'conv'`) or depthwise 3×3 + pointwise 1×1 (`'separable'`). */
 export type MaskingUpsampler = 'conv' | 'separable';
 
+/**
+ * How the finest up-sampler block ends: with its follow-up 3×3 convolution over the up-sampled
+ * features and the finest encoder layer (`'follow'`, the reference's), or (`'lateral'`) without it:
+ * the head reads the up-sampled features and, through its own 1×1 kernel, the finest encoder layer
+ * (a linear lateral connection, as in feature pyramid networks).
+ */
+export type MaskingFinestBlock = 'follow' | 'lateral';
+
 /** Options of {@link createMaskingModel}. */
 export interface MaskingModelOptions {
   /**
@@ -42,6 +50,15 @@ export interface MaskingModelOptions {
    * a decoder cheaper than the classifier's backward pass (see the masking guide).
    */
   upsampler?: MaskingUpsampler;
+  /**
+   * `'follow'` (default): every up-sampler block ends with its follow-up convolution → batch norm →
+   * ReLU over `[up, skip]`. `'lateral'`: the finest block does not; the 1×1 head reads its
+   * up-sampled features plus a 1×1 projection of the finest encoder layer. The follow-up convolution
+   * of the finest block runs at the mask's resolution and is the decoder's costliest step (on the
+   * digit CNN, more than half of the decoder's time): `'lateral'` makes the masker faster than
+   * Grad-CAM (see the masking guide). Needs at least two encoder layers.
+   */
+  finestBlock?: MaskingFinestBlock;
   /** Subtracted from ⟨features, e_c⟩ before the selector's sigmoid (reference `model_confidence`, default 0). */
   confidence?: number;
   /** ε in `|a| / (|a| + |b| + ε)` (default 0.001, the reference `IterativeSaliency`'s). */
@@ -62,6 +79,8 @@ export interface MaskingModelConfig {
   upsamplerChannels: number[];
   /** See {@link MaskingModelOptions.upsampler}; absent (models saved before it existed) = `'conv'`. */
   upsampler?: MaskingUpsampler;
+  /** See {@link MaskingModelOptions.finestBlock}; absent (models saved before it existed) = `'follow'`. */
+  finestBlock?: MaskingFinestBlock;
   /** See {@link MaskingModelOptions.confidence}. */
   confidence: number;
   /** See {@link MaskingModelOptions.maskEpsilon}. */
@@ -169,6 +188,13 @@ function resolveConfig(classifier: Classifier, opts: MaskingModelOptions): Maski
   if (upsampler !== 'conv' && upsampler !== 'separable') {
     throw new SaliencyError('BAD_OPTION', `createMaskingModel: upsampler must be 'conv' or 'separable', got '${String(upsampler)}'.`);
   }
+  const finestBlock = opts.finestBlock ?? 'follow';
+  if (finestBlock !== 'follow' && finestBlock !== 'lateral') {
+    throw new SaliencyError('BAD_OPTION', `createMaskingModel: finestBlock must be 'follow' or 'lateral', got '${String(finestBlock)}'.`);
+  }
+  if (finestBlock === 'lateral' && blocks === 0) {
+    throw new SaliencyError('BAD_OPTION', "createMaskingModel: finestBlock 'lateral' needs at least two encoder layers (an up-sampler block and a finer layer for the head to read).");
+  }
   const confidence = opts.confidence ?? 0;
   const maskEpsilon = opts.maskEpsilon ?? 0.001;
   if (!Number.isFinite(confidence)) throw new SaliencyError('BAD_OPTION', `createMaskingModel: confidence must be finite, got ${confidence}.`);
@@ -179,6 +205,7 @@ function resolveConfig(classifier: Classifier, opts: MaskingModelOptions): Maski
     embeddingSize,
     upsamplerChannels,
     upsampler,
+    ...(finestBlock === 'lateral' ? { finestBlock } : {}),
     confidence,
     maskEpsilon,
     seed: opts.seed == null ? randomSeed() : checkSeed(opts.seed, 'createMaskingModel'),
@@ -214,15 +241,21 @@ function initialWeights(c: MaskingModelConfig): Map<string, { value: tf.Tensor; 
     out.set(name, { value: he([1, 1, cin, cout], cin, seed()), trainable: true });
   };
   let cin = coarse[2];
+  const lateral = c.finestBlock === 'lateral';
   c.upsamplerChannels.forEach((cout, j) => {
     const skip = c.featureShapes[c.featureShapes.length - 2 - j][2];
     conv3(`up${j}/conv`, cin, 4 * cout);
     bn(`up${j}/bn_up`, 4 * cout);
-    conv3(`up${j}/follow`, cout + skip, cout);
-    bn(`up${j}/bn_follow`, cout);
+    if (!(lateral && j === c.upsamplerChannels.length - 1)) {
+      conv3(`up${j}/follow`, cout + skip, cout);
+      bn(`up${j}/bn_follow`, cout);
+    }
     cin = cout;
   });
-  out.set('head/kernel', { value: he([1, 1, cin, 2], cin, seed()), trainable: true });
+  // 'lateral': the head reads [up, skip] of the finest block, as one 1×1 kernel would read their concatenation.
+  const finest = c.featureShapes[0][2];
+  out.set('head/kernel', { value: he([1, 1, cin, 2], lateral ? cin + finest : cin, seed()), trainable: true });
+  if (lateral) out.set('head/skip_kernel', { value: he([1, 1, finest, 2], cin + finest, seed()), trainable: true });
   out.set('head/bias', { value: tf.zeros([2]), trainable: true });
   return out;
 }
@@ -281,6 +314,9 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
   const layerAccess = config.encoderLayers.map((name) => classifier.at(name));
   const layerNames = layerAccess.map((a) => a.name);
   const separable = config.upsampler === 'separable';
+  const lateral = config.finestBlock === 'lateral';
+  /** Blocks that end with a follow-up convolution: all, or all but the finest ('lateral'). */
+  const followed = config.upsamplerChannels.map((_, j) => !(lateral && j === config.upsamplerChannels.length - 1));
   /** The decoder's 3×3 'same' convolution named `name` (training path: differentiable, explicit batch-norm after it). */
   const conv3 = (x: tf.Tensor4D, name: string): tf.Tensor4D =>
     separable
@@ -296,29 +332,30 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
    *   the part that reads `up` and the part that reads `skip` (depthwise kernel too): a convolution of
    *   a concatenation is the sum of the parts' convolutions, and the sum is cheaper than the copy
    *   (the wasm concat of the 48² features cost more than the decoder's convolutions around it).
-   * - The head split into its `a` and `b` channels (one 1-channel convolution each: no strided slice).
+   * - The mask `|a| / (|a| + |b| + ε)` from the head's two channels without a strided slice: two
+   *   2 → 1 convolutions of `|ab|` give the numerator (kernel [1, 0]) and the denominator (kernel
+   *   [1, 1], bias ε). The head's own kernels are used as they are.
    */
   const foldSpecs = config.upsamplerChannels.flatMap((_, j) => [
-    { conv: `up${j}/conv`, bn: `up${j}/bn_up` }, { conv: `up${j}/follow`, bn: `up${j}/bn_follow` },
+    { conv: `up${j}/conv`, bn: `up${j}/bn_up` }, ...(followed[j] ? [{ conv: `up${j}/follow`, bn: `up${j}/bn_follow` }] : []),
   ]);
-  const foldSources = (): object[] => [
-    ...foldSpecs.flatMap(({ conv, bn }) => {
-      const p = bnParams(bn);
-      return [w(conv), p.gamma, p.beta, p.mean, p.variance, ...(separable ? [w(`${conv}_depthwise`)] : [])].map((v) => v.dataId);
-    }),
-    w('head/kernel').dataId, w('head/bias').dataId,
-  ];
+  const foldSources = (): object[] => foldSpecs.flatMap(({ conv, bn }) => {
+    const p = bnParams(bn);
+    return [w(conv), p.gamma, p.beta, p.mean, p.variance, ...(separable ? [w(`${conv}_depthwise`)] : [])].map((v) => v.dataId);
+  });
   /** A follow-up convolution split on its input channels (`up` first, then `skip`). */
   interface SplitConv { depthwise: [tf.Tensor4D, tf.Tensor4D] | null; filter: [tf.Tensor4D, tf.Tensor4D]; bias: tf.Tensor1D }
   interface InferenceWeights {
     up: { depthwise: tf.Tensor4D | null; filter: tf.Tensor4D; bias: tf.Tensor1D }[];
+    /** One per block that has a follow-up convolution ({@link followed}). */
     follow: SplitConv[];
-    head: { a: tf.Tensor4D; b: tf.Tensor4D; biasA: tf.Tensor1D; biasB: tf.Tensor1D };
+    /** `[1, 1, 2, 1]` kernels [1, 0] and [1, 1] and the `[1]` bias ε of the mask's ratio. */
+    ratio: { pick: tf.Tensor4D; sum: tf.Tensor4D; epsilon: tf.Tensor1D };
   }
   const inferenceTensors = (iw: InferenceWeights): tf.Tensor[] => [
     ...iw.up.flatMap((u) => [u.filter, u.bias]),
     ...iw.follow.flatMap((f) => [...(f.depthwise ?? []), ...f.filter, f.bias]),
-    iw.head.a, iw.head.b, iw.head.biasA, iw.head.biasB,
+    iw.ratio.pick, iw.ratio.sum, iw.ratio.epsilon,
   ];
   let folded: InferenceWeights | null = null;
   let foldedFrom: object[] = [];
@@ -335,22 +372,19 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
         const [kh, kw, cin, cout] = k.shape;
         return [tf.slice(k, [0, 0, 0, 0], [kh, kw, at, cout]), tf.slice(k, [0, 0, at, 0], [kh, kw, cin - at, cout])];
       };
-      const head = w('head/kernel') as tf.Tensor4D;
-      const [, , hc] = head.shape;
       return {
         up: config.upsamplerChannels.map((_, j) => ({
           depthwise: separable ? w(`up${j}/conv_depthwise`) as tf.Tensor4D : null, ...fold(`up${j}/conv`, `up${j}/bn_up`),
         })),
-        follow: config.upsamplerChannels.map((cout, j) => {
+        follow: config.upsamplerChannels.filter((_, j) => followed[j]).map((cout, j) => {
           const f = fold(`up${j}/follow`, `up${j}/bn_follow`);
           return {
             depthwise: separable ? splitIn(w(`up${j}/follow_depthwise`) as tf.Tensor4D, cout) : null,
             filter: splitIn(f.filter, cout), bias: f.bias,
           };
         }),
-        head: {
-          a: tf.slice(head, [0, 0, 0, 0], [1, 1, hc, 1]), b: tf.slice(head, [0, 0, 0, 1], [1, 1, hc, 1]),
-          biasA: tf.slice(w('head/bias') as tf.Tensor1D, [0], [1]), biasB: tf.slice(w('head/bias') as tf.Tensor1D, [1], [1]),
+        ratio: {
+          pick: tf.tensor4d([1, 0], [1, 1, 2, 1]), sum: tf.tensor4d([1, 1], [1, 1, 2, 1]), epsilon: tf.tensor1d([config.maskEpsilon]),
         },
       } satisfies InferenceWeights as unknown as tf.TensorContainer;
     }) as unknown as InferenceWeights;
@@ -372,7 +406,7 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
    * values with fewer, fused operations (dispatch dominates on wasm at batch 1): the embedding
    * row gathered (not one-hot × matrix), ⟨features, e_c⟩ as one batched matMul, folded
    * batch-norms, each follow-up convolution as the sum of its `up` and `skip` parts (no concat),
-   * the head as two 1-channel convolutions (no slice), the final up-sampling one bilinear resize
+   * the mask's ratio as two tiny convolutions (no slice), the final up-sampling one bilinear resize
    * (the training path's matMul resize gives the same values; it exists only for its gradient on cpu).
    */
   const infer = (features: readonly tf.Tensor4D[], classes: tf.Tensor1D): tf.Tensor3D => {
@@ -388,15 +422,23 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
       let up = pixelShuffle2(conv(flow, iw.up[j].depthwise, iw.up[j].filter, iw.up[j].bias, true));
       const bridge = bridges[j];
       if (bridge != null) up = resizeFeatures(up, bridge);
+      if (!followed[j]) {
+        flow = up;
+        return;
+      }
       const f = iw.follow[j];
       flow = tf.relu(tf.add(
         conv(up, f.depthwise?.[0] ?? null, f.filter[0]),
         conv(features[L - 2 - j], f.depthwise?.[1] ?? null, f.filter[1], f.bias),
       )) as tf.Tensor4D;
     });
-    const a = tf.abs(conv(flow, null, iw.head.a, iw.head.biasA));
-    const b = tf.abs(conv(flow, null, iw.head.b, iw.head.biasB));
-    const small = tf.div(a, tf.add(tf.add(a, b), config.maskEpsilon)) as tf.Tensor4D;
+    const head = w('head/kernel') as tf.Tensor4D;
+    const bias = w('head/bias') as tf.Tensor1D;
+    const ab = lateral
+      ? tf.add(conv(flow, null, head), conv(features[0], null, w('head/skip_kernel') as tf.Tensor4D, bias)) as tf.Tensor4D
+      : conv(flow, null, head, bias);
+    const s = tf.abs(ab);
+    const small = tf.div(conv(s, null, iw.ratio.pick), conv(s, null, iw.ratio.sum, iw.ratio.epsilon)) as tf.Tensor4D;
     return tf.reshape(tf.image.resizeBilinear(small, [inH, inW], false, true), [n, inH, inW]) as tf.Tensor3D;
   };
   const coarsest = layerAccess[L - 1];
@@ -428,10 +470,16 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
           let up = tf.relu(pixelShuffle2(batchNorm(conv3(flow, `up${j}/conv`), bnParams(`up${j}/bn_up`), training, collect)));
           const bridge = bridges[j];
           if (bridge != null) up = resizeFeatures(up, bridge);
+          if (!followed[j]) {
+            flow = up;
+            return;
+          }
           const joined = tf.concat([up, features[L - 2 - j]], 3) as tf.Tensor4D;
           flow = tf.relu(batchNorm(conv3(joined, `up${j}/follow`), bnParams(`up${j}/bn_follow`), training, collect));
         });
-        const ab = tf.add(conv2dSame(flow, w('head/kernel') as tf.Tensor4D), w('head/bias'));
+        const head = tf.add(conv2dSame(flow, w('head/kernel') as tf.Tensor4D), w('head/bias')) as tf.Tensor4D;
+        // 'lateral': the head also reads the finest encoder layer through its own 1×1 kernel.
+        const ab = lateral ? tf.add(head, conv2dSame(features[0], w('head/skip_kernel') as tf.Tensor4D)) as tf.Tensor4D : head;
         const [n, h, wd] = ab.shape;
         const a = tf.abs(tf.reshape(tf.slice(ab, [0, 0, 0, 0], [n, h, wd, 1]), [n, h, wd]));
         const b = tf.abs(tf.reshape(tf.slice(ab, [0, 0, 0, 1], [n, h, wd, 1]), [n, h, wd]));
@@ -479,8 +527,9 @@ export function buildMaskingModel(classifier: Classifier, config: MaskingModelCo
  * - Decoder: one up-sampler block per step from coarse to fine: 3×3 conv (no
  *   bias) → batch norm → pixel shuffle ×2 → ReLU, concatenated with the encoder's
  *   skip activations, then a 3×3 conv → batch norm → ReLU (the reference's
- *   follow-up block, here without the bottleneck's residual). A 1×1 conv gives two
- *   channels a, b; mask = |a| / (|a| + |b| + ε); bilinear up-sampling (half-pixel
+ *   follow-up block, here without the bottleneck's residual). With `finestBlock:
+ *   'lateral'` the finest block stops after its ReLU and the head also reads the finest
+ *   encoder layer through a 1×1 kernel of its own. A 1×1 conv gives two channels a, b; mask = |a| / (|a| + |b| + ε); bilinear up-sampling (half-pixel
  *   centres) to the input size.
  * - Weights: He-normal convolutions, seeded.
  *

@@ -73,6 +73,12 @@ export function checkConfigFits(classifier: Classifier, c: MaskingModelConfig, w
   if (c.inputSize[0] !== H || c.inputSize[1] !== W || c.channels !== classifier.channels || c.numClasses !== classifier.numClasses) {
     throw new SaliencyError('BAD_OPTION', `${what} was trained for a classifier with input ${c.inputSize.join('×')}×${c.channels} and ${c.numClasses} classes; this one has ${H}×${W}×${classifier.channels} and ${classifier.numClasses}.`);
   }
+  if (c.upsampler != null && c.upsampler !== 'conv' && c.upsampler !== 'separable') {
+    throw new SaliencyError('BAD_OPTION', `${what} has up-samplers of kind '${String(c.upsampler)}'; this version knows 'conv' and 'separable'.`);
+  }
+  if (c.finestBlock != null && c.finestBlock !== 'follow' && c.finestBlock !== 'lateral') {
+    throw new SaliencyError('BAD_OPTION', `${what} has a finest block of kind '${String(c.finestBlock)}'; this version knows 'follow' and 'lateral'.`);
+  }
   const shapes = tf.tidy(() => {
     const probe = classifier.preprocess(tf.zeros([1, H, W, classifier.channels]) as tf.Tensor4D);
     return c.encoderLayers.map((name) => classifier.at(name).features(probe).shape.slice(1));
