@@ -21,7 +21,7 @@ import {
   buildPlan, DEFAULT_PASS_BATCH, ESTIMATE_RATIO, FULL, METHODS, MODELS, PERTURBATION, PERTURBATION_TARGET, QUICK, RISE_N, scalePasses, SESS_SETTINGS, sizeRow,
 } from './lib/plan.mjs';
 import { profileRun } from './lib/profile.mjs';
-import { describePasses, floorMs, floorRatio, fmtMs, fmtRatio, renderMarkdown, rowLabel, runsFor, summarize } from './lib/stats.mjs';
+import { describePasses, floorMs, floorRatio, fmtMs, fmtRatio, loneFloorMs, PASS_KINDS, renderMarkdown, rowLabel, runsFor, summarize } from './lib/stats.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -120,19 +120,29 @@ async function measure(call, counter, estimateMs, forceWarmup) {
   return { time: summarize(ms), counted, notes: notesOut, leaked };
 }
 
-const sameCounts = (a, b) => a != null && ['F', 'G', 'L'].every((k) => a[k] === b[k]);
+const sameCounts = (a, b) => a != null && PASS_KINDS.every((k) => (a[k] ?? 0) === (b[k] ?? 0));
 
-const FLOOR_METHODS = ['forward', 'inputgrad', 'layergrad'];
-const UNIT_OF = { forward: 'F', inputgrad: 'G', layergrad: 'L' };
+const FLOOR_METHODS = ['forward', 'inputgrad', 'layergrad', 'headpass'];
+const UNIT_OF = { forward: 'F', inputgrad: 'G', layergrad: 'L', headpass: 'H' };
 
 /**
  * Units (ms per image) from floor-row measurements `{ method, images, ms }`: F = the best of the
- * forwards at batch 8 and 32 (full batch throughput), G and L = the best of batch 1 and 8.
+ * forwards at batch 8 and 32 (full batch throughput), G and L = the best of batch 1 and 8, H = the
+ * head pass at batch 32 (when measured).
  */
 function unitsFrom(measurements) {
   const best = (method, batches) => Math.min(...measurements.filter((d) => d.method === method && batches.includes(d.images)).map((d) => d.ms / d.images));
-  return { F: best('forward', [8, 32]), G: best('inputgrad', [1, 8]), L: best('layergrad', [1, 8]) };
+  const h = best('headpass', [32]);
+  return { F: best('forward', [8, 32]), G: best('inputgrad', [1, 8]), L: best('layergrad', [1, 8]), ...(Number.isFinite(h) ? { H: h } : {}) };
 }
+
+/** The batch-1 time of each pass kind (forward, input gradient, layer gradient at batch 1), for {@link loneFloorMs}. */
+function batch1Units(measurements) {
+  const at1 = (method) => Math.min(...measurements.filter((d) => d.method === method && d.images === 1).map((d) => d.ms));
+  return { F: at1('forward'), G: at1('inputgrad'), L: at1('layergrad') };
+}
+
+const fmtUnits = (u) => PASS_KINDS.filter((k) => u[k] != null).map((k) => `${k} ${u[k].toFixed(2)}`).join(', ');
 
 async function benchModel(name) {
   const t0 = performance.now();
@@ -153,12 +163,12 @@ async function benchModel(name) {
   for (const r of floorRows) {
     const call = makeCall(r, model, {}, counter.wrapped);
     const m = await measure(call, counter, 0, true);
-    done.push({ row: r, call, ...m });
+    done.push({ row: r, call, dispose: call.dispose, ...m });
     line(`${name} ${r.method} batch ${r.images}: ${fmtMs(m.time.median)} (${fmtMs(m.time.median / r.images)}/image)`);
   }
   const startUnits = unitsFrom(done.map((d) => ({ method: d.row.method, images: d.row.images, ms: d.time.median })));
   info.unitsStart = startUnits;
-  line(`${name} units at the start (ms/image): F ${startUnits.F.toFixed(2)}, G ${startUnits.G.toFixed(2)}, L ${startUnits.L.toFixed(2)}`);
+  line(`${name} units at the start (ms/image): ${fmtUnits(startUnits)}`);
   // 2. Methods, ± SESS, sized with the start units. A load probe (one forward at batch 8) runs
   // before the first row and after every row: the mean of the probes around a row over the
   // fastest probe of the model is the row's load factor (other work on the machine).
@@ -214,12 +224,13 @@ async function benchModel(name) {
   info.unitsEnd = again.length > 0 ? unitsFrom([...again, ...done.filter((d) => d.again == null).map((d) => ({ method: d.row.method, images: d.row.images, ms: d.time.median }))]) : null;
   const units = unitsFrom([...done.map((d) => ({ method: d.row.method, images: d.row.images, ms: d.time.median })), ...again]);
   info.units = units;
-  for (const k of ['F', 'G', 'L']) {
+  const units1 = batch1Units([...done.map((d) => ({ method: d.row.method, images: d.row.images, ms: d.time.median })), ...again]);
+  info.units1 = units1;
+  for (const k of PASS_KINDS.filter((x) => units[x] != null)) {
     const drift = info.unitsEnd == null ? 0 : info.unitsEnd[k] / startUnits[k] - 1;
     if (Math.abs(drift) > 0.2) notes.push(`${name}: unit ${k} was ${(100 * drift).toFixed(0)} % off between the start and the end of the rows (machine load); the floor uses the faster`);
   }
-  line(`${name} units at the end: ${info.unitsEnd == null ? '–' : `F ${info.unitsEnd.F.toFixed(2)}, G ${info.unitsEnd.G.toFixed(2)}, L ${info.unitsEnd.L.toFixed(2)}`}; ` +
-    `used (the best): F ${units.F.toFixed(2)}, G ${units.G.toFixed(2)}, L ${units.L.toFixed(2)}`);
+  line(`${name} units at the end: ${info.unitsEnd == null ? '–' : fmtUnits(info.unitsEnd)}; used (the best): ${fmtUnits(units)}; batch 1: ${fmtUnits(units1)}`);
   // 4. Floors and ratios with the final units.
   const probeRef = Math.min(...probes);
   info.probeMs = probeRef;
@@ -227,6 +238,7 @@ async function benchModel(name) {
   for (const d of done) {
     const passes = { F: 0, G: 0, L: 0 };
     passes[UNIT_OF[d.row.method]] = 1;
+    d.dispose?.();
     const total = scalePasses(passes, d.row.images);
     const floor = floorMs(passes, units, d.row.images);
     const best = d.again != null && d.again.median < d.time.median ? d.again : d.time;
@@ -248,6 +260,8 @@ async function benchModel(name) {
     out.ratioMin = floorRatio(out.time.min, out.floorMs);
     out.load = out.probeMs / probeRef;
     out.ratioAdjusted = floorRatio(out.time.median, out.floorMs * out.load);
+    out.loneFloorMs = loneFloorMs(out.passesPerImage, units, units1, out.images);
+    out.ratioLone = floorRatio(out.time.median, out.loneFloorMs);
   }
   for (const out of result.rows.filter((r) => r.model === name && r.skipped != null)) out.floorMs = floorMs(out.passesPerImage, units, out.images);
   if (!args['no-extras']) {
@@ -338,7 +352,7 @@ async function riseMemory(model, unitF) {
 /** Per-kernel profile of this model's rows with the highest floor ratio (short enough to profile). */
 async function profileWorst(model) {
   const candidates = result.rows
-    .filter((r) => r.model === model.name && r.time != null && r.ratio != null && !['forward', 'inputgrad', 'layergrad'].includes(r.method) &&
+    .filter((r) => r.model === model.name && r.time != null && r.ratio != null && !FLOOR_METHODS.includes(r.method) &&
       r.time.median >= cfg.profileMinMs && r.time.median <= cfg.profileMaxMs)
     .sort((a, b) => b.ratio - a.ratio)
     .slice(0, cfg.profiles);

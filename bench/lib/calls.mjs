@@ -61,6 +61,14 @@ export function makeCall(row, model, params, classifier) {
     case 'forward': return async () => classifier.probabilities(x);
     case 'inputgrad': return async () => inputGradient((xi) => selectTargets(classifier.logits(xi), targets), x);
     case 'layergrad': return async () => layerGradient(classifier, model.camLayer, x, targets);
+    case 'headpass': {
+      // The head alone on CAM-layer features computed once, outside the timing (Ablation-CAM's unit).
+      const access = classifier.at(model.camLayer);
+      const features = tf.tidy(() => access.features(x));
+      const call = async () => access.head(features, x);
+      call.dispose = () => features.dispose();
+      return call;
+    }
     default: {
       const method = makeMethod(row, model, params);
       return () => method.explain(classifier, x, targets);

@@ -67,6 +67,7 @@ export function buildPlan(cfg, models, methods) {
     for (const b of [1, 8]) add('forward', b);
     for (const b of [1, 8]) add('inputgrad', b);
     for (const b of [1, 8]) add('layergrad', b);
+    if (methods.includes('ablationcam')) add('headpass', 32);
     const loops = (m, sessRow) => sessRow || PERTURBATION.includes(m);
     const wanted = (m, images, sessRow) => images === 1 || !loops(m, sessRow) || cfg.loopB8Models.includes(model);
     for (const images of cfg.images) for (const m of methods) if (wanted(m, images, false)) add(m, images);
@@ -79,7 +80,7 @@ export function buildPlan(cfg, models, methods) {
 
 /** Scales `passes` by `k`. */
 export function scalePasses(p, k) {
-  return { F: p.F * k, G: p.G * k, L: p.L * k };
+  return { F: p.F * k, G: p.G * k, L: p.L * k, ...(p.H ? { H: p.H * k } : {}) };
 }
 
 /**

@@ -19,9 +19,11 @@ export function summarize(ms) {
 /**
  * Pass kinds, each timed per image at full batch throughput in the same run:
  * F = forward pass (batch 32), G = forward + backward to the input (best of batch 1 and 8),
- * L = forward + backward to the CAM layer (best of batch 1 and 8).
+ * L = forward + backward to the CAM layer (best of batch 1 and 8), H = the classifier's head
+ * alone on given CAM-layer features (batch 32; Ablation-CAM's ablated passes). H is optional in a
+ * passes object (absent = 0), so the methods without head passes keep `{ F, G, L }`.
  */
-export const PASS_KINDS = ['F', 'G', 'L'];
+export const PASS_KINDS = ['F', 'G', 'L', 'H'];
 
 const zero = () => ({ F: 0, G: 0, L: 0 });
 
@@ -41,6 +43,7 @@ export function passesPerImage(method, p = {}) {
   const out = zero();
   switch (method) {
     case 'forward': out.F = 1; break;
+    case 'headpass': out.H = 1; break;
     case 'inputgrad': case 'gradient': case 'guided': out.G = 1; break;
     case 'layergrad': case 'gradcam': out.L = 1; break;
     case 'smoothgrad': out.G = need('samples'); break;
@@ -49,7 +52,7 @@ export function passesPerImage(method, p = {}) {
     case 'rise': out.F = need('n'); break;
     case 'gradcam++': case 'xgradcam': case 'layercam': case 'hirescam': out.L = 1; break;
     case 'eigencam': out.F = 1; break; // one forward (to the layer only: the ratio may fall below 1)
-    case 'ablationcam': out.F = need('channels') + 1; break; // K ablated head passes, counted as whole forwards
+    case 'ablationcam': out.F = 1; out.H = need('channels') + 1; break; // the features, then the head on them and on K ablated copies
     case 'guidedgradcam': out.L = 1; out.G = 1; break;
     case 'inputxgradient': out.G = 1; break;
     case 'integratedgradients': out.G = need('steps'); out.F = 2; break; // + S(x) and S(x′) for the completeness report
@@ -64,19 +67,37 @@ export function sessPasses(base, { patches, kept }) {
   if (!(Number.isInteger(patches) && Number.isInteger(kept) && kept >= 0 && kept <= patches)) {
     throw new Error(`sessPasses: need integers 0 ≤ kept ≤ patches, got ${kept} / ${patches}`);
   }
-  return { F: patches + kept * base.F, G: kept * base.G, L: kept * base.L };
+  return { F: patches + kept * base.F, G: kept * base.G, L: kept * base.L, ...(base.H ? { H: kept * base.H } : {}) };
 }
 
 /** Floor in ms: `images` × Σ passes × unit ms per image. */
 export function floorMs(passes, units, images = 1) {
   let t = 0;
   for (const k of PASS_KINDS) {
-    if (passes[k] === 0) continue;
+    if (!passes[k]) continue;
     const u = units[k];
     if (!(u > 0)) throw new Error(`floorMs: no unit cost for pass kind ${k}`);
     t += passes[k] * u;
   }
   return images * t;
+}
+
+/**
+ * The floor of a call that cannot batch a pass it makes only once: a pass kind the call needs exactly
+ * once (`images` × passes = 1, e.g. one image's input gradient) costs its batch-1 time `units1[k]`
+ * (no call can run one pass at batch-8 throughput); every other kind costs `units[k]` as in
+ * {@link floorMs}. Equals {@link floorMs} for every row with more than one pass of each kind.
+ */
+export function loneFloorMs(passes, units, units1, images = 1) {
+  let t = 0;
+  for (const k of PASS_KINDS) {
+    if (!passes[k]) continue;
+    const count = passes[k] * images;
+    const u = count === 1 && units1?.[k] > 0 ? units1[k] : units[k];
+    if (!(u > 0)) throw new Error(`loneFloorMs: no unit cost for pass kind ${k}`);
+    t += count * u;
+  }
+  return t;
 }
 
 /** Method time / floor. */
@@ -148,10 +169,13 @@ export function renderMarkdown(result) {
     `${m.adapter == null ? '' : `, WebGPU adapter ${m.adapter.name} (${m.adapter.description}${m.adapter.isCpu ? ', a CPU device' : ''})`}. ` +
     `Total ${Math.round(result.totalSeconds)} s.`);
   out.push('');
-  out.push('Passes per image: **F** forward, **G** forward + backward to the input, **L** forward + backward to the CAM layer. ' +
+  out.push('Passes per image: **F** forward, **G** forward + backward to the input, **L** forward + backward to the CAM layer, ' +
+    '**H** the classifier\'s head alone on given CAM-layer features (Ablation-CAM\'s ablated passes). ' +
     'Units (ms per image, measured in this run before and again after each model\'s method rows; the faster of the two is used): ' +
-    'F = the best of batch 8 and 32, G and L = the best of batch 1 and 8. floor = the passes the method cannot avoid × those units; ' +
-    'ratio = median / floor; "ratio of min" = fastest run / floor. "load" = a forward at batch 8 timed before and after every row ' +
+    'F = the best of batch 8 and 32, G and L = the best of batch 1 and 8, H = batch 32. floor = the passes the method cannot avoid × those units; ' +
+    'ratio = median / floor; "ratio of min" = fastest run / floor. "ratio, lone passes at batch 1" = median / the floor in which a pass kind ' +
+    'the call makes only once (one image, one gradient) costs its batch-1 time, since no call can run a single pass at batch-8 throughput ' +
+    '(the same as "ratio" for every row with more than one pass of each kind). "load" = a forward at batch 8 timed before and after every row ' +
     '(their mean) over the fastest such probe of the model; "ratio, load-corrected" = median / (floor × load), i.e. with the slow-down ' +
     'from other work on the machine during that row taken out. ' +
     'SESS rows: 12 scales, pre-filter r = 0.9, no smoothing, `batchSize` 16, on an input at the model size (square). ' +
@@ -161,19 +185,20 @@ export function renderMarkdown(result) {
     out.push(`## ${model.name} — ${model.inputSize.join('×')}, CAM layer \`${model.camLayer}\` (${model.channels} channels)`);
     out.push('');
     const u = model.units;
-    const fmtUnits = (x) => `F ${fmtMs(x.F)}, G ${fmtMs(x.G)}, L ${fmtMs(x.L)}`;
+    const fmtUnits = (x) => PASS_KINDS.filter((k) => x[k] != null).map((k) => `${k} ${fmtMs(x[k])}`).join(', ');
     out.push(`Units (ms per image): ${fmtUnits(u)}` +
-      `${model.unitsStart != null ? ` (at the start ${fmtUnits(model.unitsStart)}${model.unitsEnd != null ? `; after the rows ${fmtUnits(model.unitsEnd)}` : ''})` : ''}.`);
+      `${model.unitsStart != null ? ` (at the start ${fmtUnits(model.unitsStart)}${model.unitsEnd != null ? `; after the rows ${fmtUnits(model.unitsEnd)}` : ''})` : ''}` +
+      `${model.units1 != null ? `; at batch 1: ${fmtUnits(model.units1)}` : ''}.`);
     out.push('');
     const rows = result.rows.filter((r) => r.model === model.name);
     out.push(markdownTable(
-      ['method', 'batch', 'pass batch', 'settings', 'runs', 'median', 'min–max', 'per image', 'passes (required)', 'passes (counted)', 'floor', 'ratio', 'ratio of min', 'load', 'ratio, load-corrected', 'notes'],
+      ['method', 'batch', 'pass batch', 'settings', 'runs', 'median', 'min–max', 'per image', 'passes (required)', 'passes (counted)', 'floor', 'ratio', 'ratio of min', 'load', 'ratio, load-corrected', 'ratio, lone passes at batch 1', 'notes'],
       rows.map((r) => r.skipped != null
-        ? [rowLabel(r), r.images, r.passBatch ?? '', r.settings ?? '', 0, '–', '–', '–', r.passes ?? '', '', fmtMs(r.floorMs), '–', '–', '–', '–', `skipped: ${r.skipped}`]
+        ? [rowLabel(r), r.images, r.passBatch ?? '', r.settings ?? '', 0, '–', '–', '–', r.passes ?? '', '', fmtMs(r.floorMs), '–', '–', '–', '–', '–', `skipped: ${r.skipped}`]
         : [rowLabel(r), r.images, r.passBatch ?? '', r.settings ?? '', r.time.runs, fmtMs(r.time.median),
           `${fmtMs(r.time.min)}–${fmtMs(r.time.max)}`, fmtMs(r.time.median / r.images), r.passes, r.counted ?? '', fmtMs(r.floorMs),
           `${fmtRatio(r.ratio)}${r.target != null ? (r.ratio <= r.target ? ' ✓' : ` ✗ (target ≤ ${r.target})`) : ''}`,
-          fmtRatio(r.ratioMin), r.load == null ? '–' : `×${r.load.toFixed(2)}`, fmtRatio(r.ratioAdjusted), (r.notes ?? []).join('; ')]),
+          fmtRatio(r.ratioMin), r.load == null ? '–' : `×${r.load.toFixed(2)}`, fmtRatio(r.ratioAdjusted), r.ratioLone == null ? '–' : fmtRatio(r.ratioLone), (r.notes ?? []).join('; ')]),
     ));
   }
   if (result.sessSpeedup?.length > 0) {

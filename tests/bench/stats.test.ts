@@ -3,7 +3,7 @@
 // kernel aggregation and the markdown; and that --quick's rows are a subset of the full run's.
 import { describe, expect, it } from 'vitest';
 import {
-  aggregateKernels, describePasses, floorMs, floorRatio, fmtMs, fmtRatio, markdownTable, median, passesPerImage,
+  aggregateKernels, describePasses, floorMs, loneFloorMs, floorRatio, fmtMs, fmtRatio, markdownTable, median, passesPerImage,
   pickSize, renderMarkdown, runsFor, sessPasses, summarize,
 } from '../../bench/lib/stats.mjs';
 import { buildPlan, FULL, METHODS, QUICK, RISE_N, rowKey, sizeRow, SMOOTH_SAMPLES } from '../../bench/lib/plan.mjs';
@@ -34,6 +34,9 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(passesPerImage('groupcam', { groups: 32 })).toEqual({ F: 33, G: 0, L: 1 }); // G masked + 1 blurred
     expect(passesPerImage('scorecam', { channels: 1280 })).toEqual({ F: 1281, G: 0, L: 0 }); // activations + K masked
     expect(passesPerImage('rise', { n: 4000 })).toEqual({ F: 4000, G: 0, L: 0 });
+    // Ablation-CAM: the features once, then the head alone on them and on K ablated copies.
+    expect(passesPerImage('ablationcam', { channels: 1280 })).toEqual({ F: 1, G: 0, L: 0, H: 1281 });
+    expect(passesPerImage('headpass')).toEqual({ F: 0, G: 0, L: 0, H: 1 });
   });
 
   it('rejects a missing size and an unknown method', () => {
@@ -47,6 +50,7 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(sessPasses(passesPerImage('gradcam'), { patches: 122, kept: 13 })).toEqual({ F: 122, G: 0, L: 13 });
     expect(sessPasses(passesPerImage('rise', { n: 32 }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13 * 32, G: 0, L: 0 });
     expect(sessPasses(passesPerImage('groupcam', { groups: 32 }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13 * 33, G: 0, L: 13 });
+    expect(sessPasses(passesPerImage('ablationcam', { channels: 256 }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13, G: 0, L: 0, H: 13 * 257 });
     expect(() => sessPasses(passesPerImage('gradcam'), { patches: 5, kept: 6 })).toThrow(/kept/);
   });
 
@@ -57,14 +61,29 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(floorMs({ F: 0, G: 25, L: 0 }, units)).toBe(2500);
     expect(floorMs({ F: 3, G: 0, L: 0 }, { F: 2.5 })).toBe(7.5); // unused kinds need no unit
     expect(() => floorMs({ F: 0, G: 1, L: 0 }, { F: 2 })).toThrow(/no unit cost for pass kind G/);
+    expect(floorMs({ F: 1, G: 0, L: 0, H: 257 }, { F: 10, H: 0.5 }, 2)).toBe(2 * (10 + 128.5));
     expect(floorRatio(3000, 2500)).toBeCloseTo(1.2, 12);
     expect(floorRatio(5, 0)).toBeNull();
+  });
+
+  it('lone floor: a kind needed once per call costs its batch-1 time, every other kind the full-batch unit', () => {
+    const units = { F: 10, G: 100, L: 14, H: 0.5 };
+    const units1 = { F: 12, G: 136, L: 30 };
+    expect(loneFloorMs({ F: 0, G: 1, L: 0 }, units, units1)).toBe(136); // one image's gradient: batch 1
+    expect(loneFloorMs({ F: 0, G: 1, L: 0 }, units, units1, 8)).toBe(800); // 8 images: batched
+    expect(loneFloorMs({ F: 0, G: 1, L: 1 }, units, units1)).toBe(136 + 30); // Guided Grad-CAM: both lone
+    expect(loneFloorMs({ F: 33, G: 0, L: 1 }, units, units1)).toBe(330 + 30); // Group-CAM: F batched, L lone
+    expect(loneFloorMs({ F: 0, G: 25, L: 0 }, units, units1)).toBe(floorMs({ F: 0, G: 25, L: 0 }, units));
+    expect(loneFloorMs({ F: 1, G: 0, L: 0, H: 257 }, units, units1)).toBe(12 + 128.5);
+    expect(loneFloorMs({ F: 0, G: 1, L: 0 }, units, undefined)).toBe(100); // no batch-1 units: the full-batch one
+    expect(() => loneFloorMs({ F: 0, G: 0, L: 0, H: 2 }, { F: 1 }, units1)).toThrow(/no unit cost for pass kind H/);
   });
 
   it('describes passes', () => {
     expect(describePasses({ F: 122, G: 0, L: 13 })).toBe('122 F + 13 L');
     expect(describePasses({ F: 0, G: 25, L: 0 }, 8)).toBe('8 × (25 G)');
     expect(describePasses({ F: 0, G: 0, L: 0 })).toBe('0');
+    expect(describePasses({ F: 1, G: 0, L: 0, H: 1281 })).toBe('1 F + 1281 H');
   });
 });
 
@@ -105,6 +124,8 @@ describe('row plans', () => {
     for (const m of METHODS) for (const b of [1, 8]) for (const s of ['sess', '-']) expect(full).toContain(`digits|${m}|${s}|${b}|default`);
     for (const m of METHODS) for (const s of ['sess', '-']) expect(full).toContain(`face|${m}|${s}|1|default`);
     expect(full).toContain('face|forward|-|32|default');
+    expect(full).toContain('mobilenet|headpass|-|32|default'); // the H unit, for Ablation-CAM
+    expect(buildPlan(FULL, ['face'], ['gradcam']).map(rowKey)).not.toContain('face|headpass|-|32|default');
     expect(full).toContain('mobilenet|rise|-|1|8');
     // Methods that loop over a call's images: batch 8 only on the digits model.
     expect(full).toContain('mobilenet|gradient|-|8|default');
@@ -173,11 +194,12 @@ describe('markdown', () => {
     const md = renderMarkdown({
       date: '2026-01-02', quick: false, totalSeconds: 61.2,
       machine: { cpuModel: 'CPU', cores: 2, memGiB: 8, loadStart: '1', loadEnd: '2', node: 'v20', tfjs: '4.22.0', backend: 'wasm', simd: true },
-      models: [{ name: 'face', inputSize: [112, 112], camLayer: 'dense3', channels: 256, units: { F: 10, G: 100, L: 14 },
-        unitsStart: { F: 10, G: 120, L: 14 }, unitsEnd: { F: 11, G: 100, L: 15 } }],
+      models: [{ name: 'face', inputSize: [112, 112], camLayer: 'dense3', channels: 256, units: { F: 10, G: 100, L: 14, H: 0.5 },
+        unitsStart: { F: 10, G: 120, L: 14 }, unitsEnd: { F: 11, G: 100, L: 15 }, units1: { F: 12, G: 136, L: 20 } }],
       rows: [
         { model: 'face', method: 'gradcam', sess: false, images: 1, passBatch: 8, settings: '', time: { runs: 3, median: 22.1, min: 18.7, max: 26.8 },
-          passes: '1 L', counted: '1 L', floorMs: 14.1, ratio: 22.1 / 14.1, ratioMin: 18.7 / 14.1, load: 1.1, ratioAdjusted: 22.1 / 14.1 / 1.1, target: null, notes: [] },
+          passes: '1 L', counted: '1 L', floorMs: 14.1, ratio: 22.1 / 14.1, ratioMin: 18.7 / 14.1, load: 1.1, ratioAdjusted: 22.1 / 14.1 / 1.1,
+          loneFloorMs: 20, ratioLone: 22.1 / 20, target: null, notes: [] },
         { model: 'face', method: 'rise', sess: false, images: 8, passBatch: 32, settings: 'N=128', time: { runs: 5, median: 12640, min: 12000, max: 13000 },
           passes: '1024 F', counted: '1024 F', floorMs: 10000, ratio: 1.26, ratioMin: 1.2, target: 1.2, notes: ['N=128 instead of 4000: floor scaled to N'] },
         { model: 'face', method: 'scorecam', sess: false, images: 1, passBatch: 32, settings: 'K=256', time: { runs: 5, median: 2800, min: 2700, max: 2900 },
@@ -191,11 +213,11 @@ describe('markdown', () => {
       profiles: [], notes: ['a note'],
     });
     expect(md).toContain('# Bench 2026-01-02 — wasm\n');
-    expect(md).toContain('Units (ms per image): F 10.0 ms, G 100 ms, L 14.0 ms (at the start F 10.0 ms, G 120 ms, L 14.0 ms; after the rows F 11.0 ms, G 100 ms, L 15.0 ms).');
-    expect(md).toContain('| gradcam | 1 | 8 |  | 3 | 22.1 ms | 18.7 ms–26.8 ms | 22.1 ms | 1 L | 1 L | 14.1 ms | 1.57 | 1.33 | ×1.10 | 1.42 |  |');
-    expect(md).toContain('| rise | 8 | 32 | N=128 | 5 | 12.6 s | 12.0 s–13.0 s | 1.58 s | 1024 F | 1024 F | 10.0 s | 1.26 ✗ (target ≤ 1.2) | 1.20 | – | – | N=128 instead of 4000: floor scaled to N |');
-    expect(md).toContain('| scorecam | 1 | 32 | K=256 | 5 | 2.80 s | 2.70 s–2.90 s | 2.80 s | 257 F | 257 F | 2.57 s | 1.09 ✓ | 1.05 | – | – |  |');
-    expect(md).toContain('| sess(scorecam) | 8 | 16 | K=256 | 0 | – | – | – | 8 × (3463 F) |  | 277 s | – | – | – | – | skipped: estimated 346 s per run > cap 120 s |');
+    expect(md).toContain('Units (ms per image): F 10.0 ms, G 100 ms, L 14.0 ms, H 0.500 ms (at the start F 10.0 ms, G 120 ms, L 14.0 ms; after the rows F 11.0 ms, G 100 ms, L 15.0 ms); at batch 1: F 12.0 ms, G 136 ms, L 20.0 ms.');
+    expect(md).toContain('| gradcam | 1 | 8 |  | 3 | 22.1 ms | 18.7 ms–26.8 ms | 22.1 ms | 1 L | 1 L | 14.1 ms | 1.57 | 1.33 | ×1.10 | 1.42 | 1.10 |  |');
+    expect(md).toContain('| rise | 8 | 32 | N=128 | 5 | 12.6 s | 12.0 s–13.0 s | 1.58 s | 1024 F | 1024 F | 10.0 s | 1.26 ✗ (target ≤ 1.2) | 1.20 | – | – | – | N=128 instead of 4000: floor scaled to N |');
+    expect(md).toContain('| scorecam | 1 | 32 | K=256 | 5 | 2.80 s | 2.70 s–2.90 s | 2.80 s | 257 F | 257 F | 2.57 s | 1.09 ✓ | 1.05 | – | – | – |  |');
+    expect(md).toContain('| sess(scorecam) | 8 | 16 | K=256 | 0 | – | – | – | 8 × (3463 F) |  | 277 s | – | – | – | – | – | skipped: estimated 346 s per run > cap 120 s |');
     expect(md).toContain('| face | gradcam | 12 | 122 (122) | 2.00 s | 5.00 s | ×2.50 | 1.00 s | 3.00 s | ×3.00 |');
     expect(md).toContain('| 8000 | 1.0 MiB | 2.0 MiB | 1.60 s |');
     expect(md).toContain('Ratio N=8000 / N=500: 1.00 (target ≤ 1.5) ✓');

@@ -10,60 +10,59 @@ export interface EigenCamOptions extends CamOptions {}
  * First-principal-component projections of a batch of activations `[b, h, w, k]` → `[b, h, w, 1]`.
  * Per image: X = the `h·w × k` activation matrix with each channel's mean over positions
  * subtracted; p = X·v₁ with v₁ its first right singular vector (the leading eigenvector of the
- * smaller of XᵀX and XXᵀ, computed in float64 from one read-back of the Gram matrices); the sign
+ * smaller of XᵀX and XXᵀ: the Gram matrix by one batched matMul on the device, its eigenvector in
+ * float64 on the CPU after one read-back); the sign
  * of p is chosen so that p correlates positively with the mean activation over channels at each
  * position (a singular vector's sign is arbitrary).
  */
 async function principalProjections(features: tf.Tensor4D): Promise<tf.Tensor4D> {
   const [b, h, w, k] = features.shape;
   const n = h * w;
+  const positionsSide = n <= k;
+  // On the device: the centred activations, their Gram matrix on the smaller side (one batched
+  // matMul), and the mean activation over channels (for the sign). Only the Gram matrices come back
+  // (and X itself when the channels' side is used, for the projection X·v₁).
   const x = tf.tidy(() => {
-    const flat = tf.reshape(features, [b, n, k]);
+    const flat = tf.reshape(features, [b, n, k]) as tf.Tensor3D;
     return tf.sub(flat, tf.mean(flat, 1, true)) as tf.Tensor3D;
   });
-  let data: Float32Array;
-  let means: Float32Array;
+  let gram: tf.Tensor | null = null;
+  let means: tf.Tensor;
   try {
-    data = (await x.data()) as Float32Array;
-    const m = tf.tidy(() => tf.mean(features, 3));
-    means = (await m.data()) as Float32Array;
-    m.dispose();
+    gram = positionsSide ? tf.matMul(x, x, false, true) : tf.matMul(x, x, true, false);
+    means = tf.mean(features, 3);
+  } catch (e) {
+    tf.dispose([x, ...(gram == null ? [] : [gram])]);
+    throw e;
+  }
+  const centred: tf.Tensor3D | null = positionsSide ? null : x;
+  if (positionsSide) x.dispose();
+  let g: Float32Array;
+  let xs: Float32Array | null = null;
+  let ms: Float32Array;
+  try {
+    [g, ms] = (await Promise.all([gram.data(), means.data()])) as [Float32Array, Float32Array];
+    if (centred != null) xs = (await centred.data()) as Float32Array;
   } finally {
-    x.dispose();
+    tf.dispose([gram, means, ...(centred == null ? [] : [centred])]);
   }
   const out = new Float32Array(b * n);
+  const d = positionsSide ? n : k;
   for (let i = 0; i < b; i++) {
-    const xi = data.subarray(i * n * k, (i + 1) * n * k);
+    const gi = Float64Array.from(g.subarray(i * d * d, (i + 1) * d * d));
     const p = new Float64Array(n);
-    if (n <= k) {
-      const g = new Float64Array(n * n); // X Xᵀ: its leading eigenvector is u₁ = X v₁ / σ₁
-      for (let r = 0; r < n; r++) {
-        for (let s = r; s < n; s++) {
-          let acc = 0;
-          for (let c = 0; c < k; c++) acc += xi[r * k + c] * xi[s * k + c];
-          g[r * n + s] = acc;
-          g[s * n + r] = acc;
-        }
-      }
-      const u = leadingEigenvector(g, n);
+    if (positionsSide) {
+      const u = leadingEigenvector(gi, n); // X Xᵀ: its leading eigenvector is u₁ = X v₁ / σ₁
       let lambda = 0; // σ₁² = uᵀ G u, so the projection is u·σ₁ = X v₁ exactly
-      for (let r = 0; r < n; r++) { let acc = 0; for (let s = 0; s < n; s++) acc += g[r * n + s] * u[s]; lambda += u[r] * acc; }
+      for (let r = 0; r < n; r++) { let acc = 0; for (let s = 0; s < n; s++) acc += gi[r * n + s] * u[s]; lambda += u[r] * acc; }
       const sigma = Math.sqrt(Math.max(lambda, 0));
       for (let r = 0; r < n; r++) p[r] = u[r] * sigma;
     } else {
-      const c2 = new Float64Array(k * k); // Xᵀ X: its leading eigenvector is v₁
-      for (let r = 0; r < n; r++) {
-        for (let c = 0; c < k; c++) {
-          const xv = xi[r * k + c];
-          if (xv === 0) continue;
-          for (let e = c; e < k; e++) c2[c * k + e] += xv * xi[r * k + e];
-        }
-      }
-      for (let c = 0; c < k; c++) for (let e = 0; e < c; e++) c2[c * k + e] = c2[e * k + c];
-      const v = leadingEigenvector(c2, k);
+      const v = leadingEigenvector(gi, k); // Xᵀ X: its leading eigenvector is v₁
+      const xi = (xs as Float32Array).subarray(i * n * k, (i + 1) * n * k);
       for (let r = 0; r < n; r++) { let acc = 0; for (let c = 0; c < k; c++) acc += xi[r * k + c] * v[c]; p[r] = acc; }
     }
-    const mi = means.subarray(i * n, (i + 1) * n);
+    const mi = ms.subarray(i * n, (i + 1) * n);
     let mMean = 0, pMean = 0;
     for (let r = 0; r < n; r++) { mMean += mi[r]; pMean += p[r]; }
     mMean /= n; pMean /= n;
