@@ -122,18 +122,22 @@ async function measure(call, counter, estimateMs, forceWarmup) {
 
 const sameCounts = (a, b) => a != null && PASS_KINDS.every((k) => (a[k] ?? 0) === (b[k] ?? 0));
 
-const FLOOR_METHODS = ['forward', 'inputgrad', 'layergrad', 'headpass'];
-const UNIT_OF = { forward: 'F', inputgrad: 'G', layergrad: 'L', headpass: 'H' };
+const FLOOR_METHODS = ['forward', 'inputgrad', 'layergrad', 'headpass', 'restpass'];
+const UNIT_OF = { forward: 'F', inputgrad: 'G', layergrad: 'L', headpass: 'H', restpass: 'R' };
 
 /**
  * Units (ms per image) from floor-row measurements `{ method, images, ms }`: F = the best of the
  * forwards at batch 8 and 32 (full batch throughput), G and L = the best of batch 1 and 8, H = the
- * head pass at batch 32 (when measured).
+ * head pass and R = the rest pass at batch 32 (when measured).
  */
 function unitsFrom(measurements) {
   const best = (method, batches) => Math.min(...measurements.filter((d) => d.method === method && batches.includes(d.images)).map((d) => d.ms / d.images));
   const h = best('headpass', [32]);
-  return { F: best('forward', [8, 32]), G: best('inputgrad', [1, 8]), L: best('layergrad', [1, 8]), ...(Number.isFinite(h) ? { H: h } : {}) };
+  const r = best('restpass', [32]);
+  return {
+    F: best('forward', [8, 32]), G: best('inputgrad', [1, 8]), L: best('layergrad', [1, 8]),
+    ...(Number.isFinite(h) ? { H: h } : {}), ...(Number.isFinite(r) ? { R: r } : {}),
+  };
 }
 
 /** The batch-1 time of each pass kind (forward, input gradient, layer gradient at batch 1), for {@link loneFloorMs}. */
@@ -149,7 +153,7 @@ async function benchModel(name) {
   const model = await loadBenchModel(name);
   const counter = countingClassifier(model.classifier);
   const info = {
-    name, label: model.label, inputSize: model.classifier.inputSize, camLayer: model.camLayer, channels: model.channels,
+    name, label: model.label, inputSize: model.classifier.inputSize, camLayer: model.camLayer, channels: model.channels, reducedHead: model.reduced,
     sessPatches: model.patches, sessKept: model.kept, distinctImages: model.distinctImages, loadMs: performance.now() - t0,
     units: null, unitsStart: null, unitsEnd: null,
   };
@@ -157,7 +161,8 @@ async function benchModel(name) {
   const firstIndex = result.rows.length;
   line(`${name}: ${model.label}, input ${info.inputSize.join('×')}, layer ${model.camLayer} (${model.channels} ch), SESS ${model.patches} patches / ${model.kept} kept; ${model.distinctImages} distinct images`);
   const rows = plan.filter((r) => r.model === name);
-  const floorRows = rows.filter((r) => FLOOR_METHODS.includes(r.method));
+  // The rest pass exists only where the CAM layer's head has a per-channel reduction.
+  const floorRows = rows.filter((r) => FLOOR_METHODS.includes(r.method) && (r.method !== 'restpass' || model.reduced));
   // 1. Floor rows, warmed up: the units, measured again after the method rows (step 3).
   const done = [];
   for (const r of floorRows) {

@@ -69,6 +69,16 @@ export function makeCall(row, model, params, classifier) {
       call.dispose = () => features.dispose();
       return call;
     }
+    case 'restpass': {
+      // The head's rest on reduced CAM-layer rows computed once, outside the timing (Ablation-CAM's unit
+      // where the classifier offers LayerAccess.reduced).
+      const { reduced } = classifier.at(model.camLayer);
+      if (reduced == null) throw new Error(`restpass: layer ${model.camLayer} has no reduced head`);
+      const rows = tf.tidy(() => reduced.reduce(classifier.at(model.camLayer).features(x)));
+      const call = async () => reduced.rest(rows);
+      call.dispose = () => rows.dispose();
+      return call;
+    }
     default: {
       const method = makeMethod(row, model, params);
       return () => method.explain(classifier, x, targets);

@@ -67,7 +67,7 @@ const labels = {
 };
 
 /**
- * Loads a model with its inputs: `x(n)` gives `[n, H, W, C]` real images (cycling when the
+ * Loads a model with its inputs (`reduced`: whether the CAM layer's head has a per-channel reduction, {@link LayerAccess.reduced}): `x(n)` gives `[n, H, W, C]` real images (cycling when the
  * source has fewer), `targets(n)` their top classes; `channels` of the CAM layer; SESS patch
  * counts for an input at the model size. Call `dispose()` when done.
  */
@@ -98,7 +98,7 @@ export async function loadBenchModel(name, maxImages = 32) {
   const patches = sessPatchCount(classifier.inputSize, SESS_SETTINGS.scales);
   const kept = patches - prefilterDropCount(patches, SESS_SETTINGS.preFilterRatio);
   return {
-    name, label: labels[name], classifier, camLayer: access.name, channels, patches, kept, x, targets,
+    name, label: labels[name], classifier, camLayer: access.name, channels, reduced: access.reduced != null, patches, kept, x, targets,
     distinctImages: pool.shape[0],
     dispose() {
       for (const t of cache.values()) t.dispose();

@@ -67,7 +67,7 @@ export function buildPlan(cfg, models, methods) {
     for (const b of [1, 8]) add('forward', b);
     for (const b of [1, 8]) add('inputgrad', b);
     for (const b of [1, 8]) add('layergrad', b);
-    if (methods.includes('ablationcam')) add('headpass', 32);
+    if (methods.includes('ablationcam')) { add('headpass', 32); add('restpass', 32); }
     const loops = (m, sessRow) => sessRow || PERTURBATION.includes(m);
     const wanted = (m, images, sessRow) => images === 1 || !loops(m, sessRow) || cfg.loopB8Models.includes(model);
     for (const images of cfg.images) for (const m of methods) if (wanted(m, images, false)) add(m, images);
@@ -80,7 +80,7 @@ export function buildPlan(cfg, models, methods) {
 
 /** Scales `passes` by `k`. */
 export function scalePasses(p, k) {
-  return { F: p.F * k, G: p.G * k, L: p.L * k, ...(p.H ? { H: p.H * k } : {}) };
+  return { F: p.F * k, G: p.G * k, L: p.L * k, ...(p.H ? { H: p.H * k } : {}), ...(p.R ? { R: p.R * k } : {}) };
 }
 
 /**
@@ -110,6 +110,7 @@ export function sizeRow(row, model, units, cfg) {
   }
   if (method === 'groupcam') { params.groups = Math.min(32, model.channels); settings.push(`G=${params.groups}`); }
   if (method === 'scorecam' || method === 'ablationcam') { params.channels = model.channels; settings.push(`K=${params.channels}`); }
+  if (method === 'ablationcam' && model.reduced) { params.reduced = true; settings.push('reduced head'); }
   if (method === 'integratedgradients') { params.steps = IG_STEPS; settings.push(`steps=${params.steps}`); }
   if (method === 'occlusion') { params.patches = OCCLUSION_PATCHES; settings.push(`${params.patches} patches`); }
   if (row.sess) settings.push(`${model.patches} patches, ${model.kept} kept`);

@@ -1,12 +1,13 @@
 // Types of stats.mjs (for the TypeScript tests in tests/bench/).
-export interface Passes { F: number; G: number; L: number }
+export interface Passes { F: number; G: number; L: number; H?: number; R?: number }
 export type PassKind = keyof Passes;
+export declare function loneFloorMs(passes: Passes, units: Partial<Passes>, units1: Partial<Passes> | null | undefined, images?: number): number;
 export interface TimeSummary { runs: number; median: number; min: number; max: number }
 export interface KernelTotal { name: string; calls: number; ms: number; pct: number }
 export declare const PASS_KINDS: PassKind[];
 export declare function median(xs: readonly number[]): number;
 export declare function summarize(ms: readonly number[]): TimeSummary;
-export declare function passesPerImage(method: string, p?: { samples?: number; n?: number; groups?: number; channels?: number }): Passes;
+export declare function passesPerImage(method: string, p?: { samples?: number; n?: number; groups?: number; channels?: number; reduced?: boolean }): Passes;
 export declare function sessPasses(base: Passes, geometry: { patches: number; kept: number }): Passes;
 export declare function floorMs(passes: Passes, units: Partial<Passes>, images?: number): number;
 export declare function floorRatio(ms: number, floor: number): number | null;

@@ -20,17 +20,20 @@ export function summarize(ms) {
  * Pass kinds, each timed per image at full batch throughput in the same run:
  * F = forward pass (batch 32), G = forward + backward to the input (best of batch 1 and 8),
  * L = forward + backward to the CAM layer (best of batch 1 and 8), H = the classifier's head
- * alone on given CAM-layer features (batch 32; Ablation-CAM's ablated passes). H is optional in a
- * passes object (absent = 0), so the methods without head passes keep `{ F, G, L }`.
+ * alone on given CAM-layer features (batch 32; Ablation-CAM's ablated passes), R = the rest of the
+ * head after its per-channel reduction, on reduced rows `[32, k]` (Ablation-CAM's ablated passes
+ * where the classifier offers `LayerAccess.reduced`). H and R are optional in a passes object
+ * (absent = 0), so the methods without head passes keep `{ F, G, L }`.
  */
-export const PASS_KINDS = ['F', 'G', 'L', 'H'];
+export const PASS_KINDS = ['F', 'G', 'L', 'H', 'R'];
 
 const zero = () => ({ F: 0, G: 0, L: 0 });
 
 /**
  * Model passes per image that a method cannot avoid.
  * `p`: `samples` (SmoothGrad), `n` (RISE masks), `groups` (Group-CAM G), `channels` (Score-CAM K).
- * Methods: forward, inputgrad, layergrad, gradient, guided, smoothgrad, gradcam, groupcam, scorecam, rise, gradcam++,
+ * `reduced` (Ablation-CAM: the layer's head has a per-channel reduction, so its ablated passes are R, not H).
+ * Methods: forward, inputgrad, layergrad, restpass, headpass, gradient, guided, smoothgrad, gradcam, groupcam, scorecam, rise, gradcam++,
  * xgradcam, layercam, hirescam, eigencam, ablationcam (`channels`), guidedgradcam, inputxgradient,
  * integratedgradients (`steps`), occlusion (`patches`).
  */
@@ -44,6 +47,7 @@ export function passesPerImage(method, p = {}) {
   switch (method) {
     case 'forward': out.F = 1; break;
     case 'headpass': out.H = 1; break;
+    case 'restpass': out.R = 1; break;
     case 'inputgrad': case 'gradient': case 'guided': out.G = 1; break;
     case 'layergrad': case 'gradcam': out.L = 1; break;
     case 'smoothgrad': out.G = need('samples'); break;
@@ -52,7 +56,10 @@ export function passesPerImage(method, p = {}) {
     case 'rise': out.F = need('n'); break;
     case 'gradcam++': case 'xgradcam': case 'layercam': case 'hirescam': out.L = 1; break;
     case 'eigencam': out.F = 1; break; // one forward (to the layer only: the ratio may fall below 1)
-    case 'ablationcam': out.F = 1; out.H = need('channels') + 1; break; // the features, then the head on them and on K ablated copies
+    case 'ablationcam': // the features, then the head (or its rest after the reduction) on them and on K ablated copies
+      out.F = 1;
+      out[p.reduced ? 'R' : 'H'] = need('channels') + 1;
+      break;
     case 'guidedgradcam': out.L = 1; out.G = 1; break;
     case 'inputxgradient': out.G = 1; break;
     case 'integratedgradients': out.G = need('steps'); out.F = 2; break; // + S(x) and S(x′) for the completeness report
@@ -67,7 +74,7 @@ export function sessPasses(base, { patches, kept }) {
   if (!(Number.isInteger(patches) && Number.isInteger(kept) && kept >= 0 && kept <= patches)) {
     throw new Error(`sessPasses: need integers 0 ≤ kept ≤ patches, got ${kept} / ${patches}`);
   }
-  return { F: patches + kept * base.F, G: kept * base.G, L: kept * base.L, ...(base.H ? { H: kept * base.H } : {}) };
+  return { F: patches + kept * base.F, G: kept * base.G, L: kept * base.L, ...(base.H ? { H: kept * base.H } : {}), ...(base.R ? { R: kept * base.R } : {}) };
 }
 
 /** Floor in ms: `images` × Σ passes × unit ms per image. */
@@ -170,9 +177,11 @@ export function renderMarkdown(result) {
     `Total ${Math.round(result.totalSeconds)} s.`);
   out.push('');
   out.push('Passes per image: **F** forward, **G** forward + backward to the input, **L** forward + backward to the CAM layer, ' +
-    '**H** the classifier\'s head alone on given CAM-layer features (Ablation-CAM\'s ablated passes). ' +
+    '**H** the classifier\'s head alone on given CAM-layer features (Ablation-CAM\'s ablated copies through the whole head), ' +
+    '**R** the rest of the head after its per-channel reduction (pooling), on reduced `[n, k]` rows (Ablation-CAM\'s ablated copies where ' +
+    'the classifier offers `LayerAccess.reduced`). ' +
     'Units (ms per image, measured in this run before and again after each model\'s method rows; the faster of the two is used): ' +
-    'F = the best of batch 8 and 32, G and L = the best of batch 1 and 8, H = batch 32. floor = the passes the method cannot avoid × those units; ' +
+    'F = the best of batch 8 and 32, G and L = the best of batch 1 and 8, H and R = batch 32. floor = the passes the method cannot avoid × those units; ' +
     'ratio = median / floor; "ratio of min" = fastest run / floor. "ratio, lone passes at batch 1" = median / the floor in which a pass kind ' +
     'the call makes only once (one image, one gradient) costs its batch-1 time, since no call can run a single pass at batch-8 throughput ' +
     '(the same as "ratio" for every row with more than one pass of each kind). "load" = a forward at batch 8 timed before and after every row ' +
@@ -182,7 +191,7 @@ export function renderMarkdown(result) {
     '"batch" = images per call; "pass batch" = the method\'s own `batchSize` (masked images or gradient samples per pass).');
   for (const model of result.models) {
     out.push('');
-    out.push(`## ${model.name} — ${model.inputSize.join('×')}, CAM layer \`${model.camLayer}\` (${model.channels} channels)`);
+    out.push(`## ${model.name} — ${model.inputSize.join('×')}, CAM layer \`${model.camLayer}\` (${model.channels} channels${model.reducedHead ? ', head reduced per channel first' : ''})`);
     out.push('');
     const u = model.units;
     const fmtUnits = (x) => PASS_KINDS.filter((k) => x[k] != null).map((k) => `${k} ${fmtMs(x[k])}`).join(', ');

@@ -37,6 +37,9 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     // Ablation-CAM: the features once, then the head alone on them and on K ablated copies.
     expect(passesPerImage('ablationcam', { channels: 1280 })).toEqual({ F: 1, G: 0, L: 0, H: 1281 });
     expect(passesPerImage('headpass')).toEqual({ F: 0, G: 0, L: 0, H: 1 });
+    // With a per-channel reduction at the head's start, the K + 1 passes run on reduced rows: R, not H.
+    expect(passesPerImage('ablationcam', { channels: 1280, reduced: true })).toEqual({ F: 1, G: 0, L: 0, R: 1281 });
+    expect(passesPerImage('restpass')).toEqual({ F: 0, G: 0, L: 0, R: 1 });
   });
 
   it('rejects a missing size and an unknown method', () => {
@@ -51,6 +54,7 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(sessPasses(passesPerImage('rise', { n: 32 }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13 * 32, G: 0, L: 0 });
     expect(sessPasses(passesPerImage('groupcam', { groups: 32 }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13 * 33, G: 0, L: 13 });
     expect(sessPasses(passesPerImage('ablationcam', { channels: 256 }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13, G: 0, L: 0, H: 13 * 257 });
+    expect(sessPasses(passesPerImage('ablationcam', { channels: 256, reduced: true }), { patches: 122, kept: 13 })).toEqual({ F: 122 + 13, G: 0, L: 0, R: 13 * 257 });
     expect(() => sessPasses(passesPerImage('gradcam'), { patches: 5, kept: 6 })).toThrow(/kept/);
   });
 
@@ -62,6 +66,8 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(floorMs({ F: 3, G: 0, L: 0 }, { F: 2.5 })).toBe(7.5); // unused kinds need no unit
     expect(() => floorMs({ F: 0, G: 1, L: 0 }, { F: 2 })).toThrow(/no unit cost for pass kind G/);
     expect(floorMs({ F: 1, G: 0, L: 0, H: 257 }, { F: 10, H: 0.5 }, 2)).toBe(2 * (10 + 128.5));
+    expect(floorMs({ F: 1, G: 0, L: 0, R: 257 }, { F: 10, R: 0.25 })).toBe(10 + 64.25);
+    expect(() => floorMs({ F: 0, G: 0, L: 0, R: 1 }, { F: 1, H: 1 })).toThrow(/no unit cost for pass kind R/);
     expect(floorRatio(3000, 2500)).toBeCloseTo(1.2, 12);
     expect(floorRatio(5, 0)).toBeNull();
   });
@@ -84,6 +90,7 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(describePasses({ F: 0, G: 25, L: 0 }, 8)).toBe('8 × (25 G)');
     expect(describePasses({ F: 0, G: 0, L: 0 })).toBe('0');
     expect(describePasses({ F: 1, G: 0, L: 0, H: 1281 })).toBe('1 F + 1281 H');
+    expect(describePasses({ F: 1, G: 0, L: 0, R: 1281 })).toBe('1 F + 1281 R');
   });
 });
 
@@ -125,6 +132,7 @@ describe('row plans', () => {
     for (const m of METHODS) for (const s of ['sess', '-']) expect(full).toContain(`face|${m}|${s}|1|default`);
     expect(full).toContain('face|forward|-|32|default');
     expect(full).toContain('mobilenet|headpass|-|32|default'); // the H unit, for Ablation-CAM
+    expect(full).toContain('mobilenet|restpass|-|32|default'); // the R unit, for Ablation-CAM on a reduced head
     expect(buildPlan(FULL, ['face'], ['gradcam']).map(rowKey)).not.toContain('face|headpass|-|32|default');
     expect(full).toContain('mobilenet|rise|-|1|8');
     // Methods that loop over a call's images: batch 8 only on the digits model.

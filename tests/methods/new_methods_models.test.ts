@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   ablationCam, eigenCam, explain, gradCamPlusPlus, guidedGradCam, hiResCam, inputXGradient, integratedGradients, layerCam, occlusion, sess,
-  xGradCam, type SaliencyMethod,
+  imageToTensor, xGradCam, type Classifier, type SaliencyMethod,
 } from '@saliency/core';
 import { initBackend, readImage } from '@saliency/node';
 import { loadFaceExpressionClassifier, loadMobileNetV2Classifier, sampleFaces } from '@saliency/models';
@@ -39,6 +39,27 @@ describe('the new methods on both bundled models (real weights, a real photo), w
       dispose();
     }, 300_000);
   }
+
+  it('Ablation-CAM on MobileNetV2: the reduced head (ablation after out_relu\'s average pooling) gives the whole-head copies\' map', async () => {
+    await initBackend({ quiet: true });
+    const { classifier, camLayer, dispose } = await loadMobileNetV2Classifier();
+    expect(classifier.at(camLayer).reduced).toBeDefined();
+    // The same classifier without the split: Ablation-CAM then pushes 1280 whole 7×7×1280 copies through the head.
+    const whole: Classifier = { ...classifier, at: (layer) => { const { reduced: _, ...access } = classifier.at(layer); return access; } };
+    const { path, faces } = sampleFaces()[0]!;
+    const img = await readImage(path, { region: faces[0]!.box, square: true });
+    const x = tf.tidy(() => tf.image.resizeBilinear(imageToTensor(img, classifier.inputRange, 3), [224, 224], false, true));
+    const before = tf.memory().numTensors;
+    const fast = await ablationCam({ layer: camLayer }).explain(classifier, x, 'top');
+    const slow = await ablationCam({ layer: camLayer, channelBatchSize: 64 }).explain(whole, x, 'top');
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(fast, slow))).dataSync()[0]!);
+    expect(diff).toBeLessThan(1e-4);
+    expect(tf.tidy(() => tf.sub(tf.max(fast), tf.min(fast)).dataSync()[0]!)).toBeGreaterThan(0.5);
+    tf.dispose([fast, slow]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    dispose();
+  }, 300_000);
 
   it('under SESS (4 scales) on the face model: Grad-CAM++ and Eigen-CAM', async () => {
     await initBackend({ quiet: true });

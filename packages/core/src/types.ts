@@ -28,6 +28,23 @@ export interface LayerAccess {
    * skips past the layer, so skip connections stay correct.
    */
   head(features: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Present when the head begins with operations that act on each channel alone and keep an
+   * all-zero channel at zero (pooling, ReLU, dropout, a flatten of 1×1), ending reduced over space
+   * to `[N, k]`, and the input reaches the output only through this layer. Then
+   * `head(f, x)` = `reduced.rest(reduced.reduce(f))`, and zeroing channel j of `f` zeroes column j
+   * of `reduce(f)`: Ablation-CAM scores its ablated channels on `[n, k]` rows instead of
+   * `[n, h, w, k]` copies. Absent otherwise (the whole head is then used).
+   */
+  readonly reduced?: ReducedHead;
+}
+
+/** A layer's head split after a per-channel reduction over space (see {@link LayerAccess.reduced}). */
+export interface ReducedHead {
+  /** The layer's activations `[N, h, w, k]` reduced to `[N, k]` by the head's per-channel operations. */
+  reduce(features: tf.Tensor4D): tf.Tensor2D;
+  /** Logits `[N, numClasses]` from reduced activations `[N, k]`: the rest of the head. */
+  rest(reduced: tf.Tensor2D): tf.Tensor2D;
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SaliencyError } from '../errors.js';
-import type { Classifier, LayerAccess } from '../types.js';
+import type { Classifier, LayerAccess, ReducedHead } from '../types.js';
 import { makeClassifier, unknownLayer } from './make_classifier.js';
 import type { ClassifierOptions } from './options.js';
 
@@ -10,6 +10,27 @@ export interface FunctionLayer {
   features(x: tf.Tensor4D): tf.Tensor4D;
   /** Model outputs from those activations (and the preprocessed input, for skip connections). */
   head(features: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Optional: the head split after a per-channel reduction over space, when it is exact (see
+   * {@link LayerAccess.reduced}: `head(f, x)` must equal `rest(reduce(f))` for every `f`, and
+   * zeroing a channel of `f` must zero that column of `reduce(f)`). Ablation-CAM then scores its
+   * ablated channels on `[n, k]` rows.
+   */
+  reduced?: ReducedHead;
+}
+
+/** A user's {@link ReducedHead}, checked: `reduce` must give `[N, k]`. */
+function reducedOf(key: string, given: ReducedHead): ReducedHead {
+  return {
+    reduce: (f) => tf.tidy(() => {
+      const r = given.reduce(f);
+      if (r.rank !== 2 || r.shape[0] !== f.shape[0] || r.shape[1] !== f.shape[3]) {
+        throw new SaliencyError('BAD_RANK', `Layer '${key}': reduced.reduce must return [N, k] = [${f.shape[0]}, ${f.shape[3]}]; it returned [${r.shape.join(', ')}].`);
+      }
+      return r;
+    }),
+    rest: (r) => tf.tidy(() => given.rest(r)),
+  };
 }
 
 /** Options of {@link fromFunction}: input size and class count are required. */
@@ -50,6 +71,7 @@ export function fromFunction(fn: (x: tf.Tensor4D) => tf.Tensor2D, opts: Function
         return f;
       }),
       head: (f, x) => tf.tidy(() => layer.head(f, x)),
+      ...(layer.reduced != null ? { reduced: reducedOf(key, layer.reduced) } : {}),
     };
   };
   return makeClassifier(

@@ -7,6 +7,7 @@ import type { Classifier, LayerAccess } from '../types.js';
 import { batchNormFolds, type BatchNormFold } from './fold_batch_norm.js';
 import { evaluateLayers, singleIO, softmaxActivationOf } from './layers_executor.js';
 import { makeClassifier, unknownLayer } from './make_classifier.js';
+import { channelReductionOf } from './reduced_head.js';
 import type { ClassifierOptions } from './options.js';
 
 function outputOf(layer: Layer): SymbolicTensor | null {
@@ -84,11 +85,23 @@ export function fromLayersModel(model: LayersModel, opts: ClassifierOptions = {}
   const at = (name: string): LayerAccess => {
     const chosen = resolve(name);
     const target = chosen.out;
+    const split = channelReductionOf(target, input, output);
+    const k = target.shape[3] ?? -1;
     return {
       name: chosen.name,
       features: (x) => tf.tidy(() => evaluateLayers([target], new Map([[input.id, x]]), null, folds)[0] as tf.Tensor4D),
       head: (features, x) =>
         tf.tidy(() => evaluateLayers([output], new Map([[input.id, x], [target.id, features]]), strip, folds)[0] as tf.Tensor2D),
+      ...(split != null
+        ? {
+            reduced: {
+              reduce: (features: tf.Tensor4D) =>
+                tf.tidy(() => tf.reshape(evaluateLayers([split], new Map([[target.id, features]]), null, folds)[0], [features.shape[0], k]) as tf.Tensor2D),
+              rest: (r: tf.Tensor2D) =>
+                tf.tidy(() => evaluateLayers([output], new Map([[split.id, tf.reshape(r, [r.shape[0], ...split.shape.slice(1).map((d) => d ?? k)])]]), strip, folds)[0] as tf.Tensor2D),
+            },
+          }
+        : {}),
     };
   };
   return makeClassifier(

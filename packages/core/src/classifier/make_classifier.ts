@@ -39,8 +39,9 @@ export function makeClassifier(parts: ClassifierParts, opts: ClassifierOptions):
   }
   const preprocess = makePreprocess(opts.preprocess, channels);
   const outputsAre = opts.outputs === 'probabilities' ? 'probabilities' : opts.outputs === 'logits' ? 'logits' : parts.outputsAre;
+  // Inside a tidy: the probabilities and the clamp are freed even when the caller is outside one.
   const toLogits = (y: tf.Tensor2D): tf.Tensor2D =>
-    outputsAre === 'probabilities' ? tf.log(tf.maximum(y, 1e-30)) as tf.Tensor2D : y;
+    outputsAre === 'probabilities' ? tf.tidy(() => tf.log(tf.maximum(y, 1e-30)) as tf.Tensor2D) : y;
   const logitsOfPreprocessed = (x: tf.Tensor4D): tf.Tensor2D => toLogits(parts.forward(x));
   return {
     inputSize,
@@ -53,7 +54,13 @@ export function makeClassifier(parts: ClassifierParts, opts: ClassifierOptions):
     probabilities: (x) => tf.tidy(() => tf.softmax(logitsOfPreprocessed(preprocess(x)))),
     at: (layer) => {
       const access = parts.at(layer);
-      return { name: access.name, features: access.features, head: (f, x) => toLogits(access.head(f, x)) };
+      const { reduced } = access;
+      return {
+        name: access.name,
+        features: access.features,
+        head: (f, x) => tf.tidy(() => toLogits(access.head(f, x))),
+        ...(reduced != null ? { reduced: { reduce: reduced.reduce, rest: (r: tf.Tensor2D) => tf.tidy(() => toLogits(reduced.rest(r))) } } : {}),
+      };
     },
     ...(parts.layerFeatures != null ? { layerFeatures: parts.layerFeatures } : {}),
     layerNames: () => parts.layerNames(),
