@@ -74,6 +74,38 @@ describe('eigenCam', () => {
     model.dispose();
   });
 
+  it('positions side with activations far from zero (per-channel offsets ~100): centred on the device, equal to the float64 reference', async () => {
+    // The Gram of the raw activations is then ~1e4 × that of the centred ones, so centring it on the host
+    // (J G J) would lose most digits to float32 rounding: trace(G) / trace(JGJ) exceeds the limit, and the
+    // batch is redone with the activations centred first. (With the limit removed, this test fails.)
+    const model = gapNet(43);
+    const classifier = fromLayersModel(model, { preprocess: { inputRange: [0, 1] } });
+    const { fromFunction } = await import('@saliency/core');
+    const offsets = tf.tensor1d([100, -80, 120, 95, -110]);
+    const shifted = (xi: tf.Tensor4D) => tf.add(tf.avgPool(classifier.at('feat').features(xi), 4, 4, 'valid'), offsets) as tf.Tensor4D;
+    const fc = model.getLayer('fc');
+    const head = (f: tf.Tensor4D) => fc.apply(tf.mean(f, [1, 2])) as tf.Tensor2D;
+    const small = fromFunction((xi) => head(shifted(xi)), {
+      inputSize: [8, 8], channels: 3, numClasses: 4, preprocess: { inputRange: [0, 1] }, layers: { shifted: { features: shifted, head } },
+    });
+    const x = seeded([2, 8, 8, 3], 7, -1, 1) as tf.Tensor4D;
+    const p = shifted(x);
+    const acts = arr(p);
+    const before = tf.memory().numTensors;
+    const maps = await eigenCam({ layer: 'shifted' }).explain(small, x, 0);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const got = arr(maps);
+    for (let i = 0; i < 2; i++) {
+      const want = reference(acts.slice(i * 20, (i + 1) * 20), 4, 5);
+      const up = tf.tidy(() => tf.squeeze(tf.image.resizeBilinear(tf.tensor4d(want, [1, 2, 2, 1]), [8, 8], false, true)));
+      const wantUp = minMax(arr(up));
+      for (let r = 0; r < 64; r++) expect(Math.abs(got[i * 64 + r]! - wantUp[r]!)).toBeLessThan(1e-4);
+      up.dispose();
+    }
+    tf.dispose([p, maps, x, offsets]);
+    model.dispose();
+  });
+
   it('reports progress, aborts, survives a throwing model, and leaks nothing', async () => {
     await commonChecks((o) => eigenCam({ layer: 'feat', batchSize: 1, ...o }));
   });

@@ -7,62 +7,133 @@ import { leadingEigenvector } from './eigen.js';
 export interface EigenCamOptions extends CamOptions {}
 
 /**
+ * Largest trace(G) / trace(JGJ) for which a float32 Gram of UNcentred activations is centred on the
+ * host: the rounding of G, relative to the centred Gram, grows with this ratio. It is 1.05–1.6 at
+ * the bundled models' CAM layers, where the maps come within 4e-7 of those centred on the device;
+ * above it (activations far from zero), a batch is redone with the activations centred first.
+ */
+const HOST_CENTRING_MAX_RATIO = 8;
+
+/** Per image `[b, d, d]` Gram matrices on the smaller side, one matMul per image, read back. */
+async function gramsOnDevice(x: tf.Tensor3D, positionsSide: boolean): Promise<Float32Array> {
+  // Per image, with the transpose made explicit: wasm's batched matMul (or a transposed operand)
+  // runs these thin shapes 2-2.5x slower (8 × [49, 1280] on MobileNetV2: 27 ms against 11-13 ms).
+  const gram = tf.tidy(() => tf.stack(tf.unstack(x).map((m) =>
+    positionsSide ? tf.matMul(m as tf.Tensor2D, tf.transpose(m as tf.Tensor2D)) : tf.matMul(tf.transpose(m as tf.Tensor2D), m as tf.Tensor2D))));
+  try {
+    return (await gram.data()) as Float32Array;
+  } finally {
+    gram.dispose();
+  }
+}
+
+/** The activations `[b, n, k]` with each channel's mean over positions subtracted. */
+function centred(features: tf.Tensor4D): tf.Tensor3D {
+  const [b, h, w, k] = features.shape;
+  return tf.tidy(() => {
+    const flat = tf.reshape(features, [b, h * w, k]) as tf.Tensor3D;
+    return tf.sub(flat, tf.mean(flat, 1, true)) as tf.Tensor3D;
+  });
+}
+
+/**
+ * J G J (J = I − 11ᵀ/n) in place for each of the `b` `n × n` Grams in `g`, in float64: the Gram of
+ * the centred activations from that of the raw ones (X_c X_cᵀ = J X Xᵀ J). Returns the largest
+ * trace(G) / trace(JGJ) (its rounding bound), Infinity when a centred trace is 0.
+ */
+function centreGramsOnHost(g: Float64Array, b: number, n: number): number {
+  let worst = 0;
+  for (let i = 0; i < b; i++) {
+    const o = i * n * n;
+    const rows = new Float64Array(n);
+    let all = 0, trace = 0;
+    for (let r = 0; r < n; r++) {
+      let acc = 0;
+      for (let c = 0; c < n; c++) acc += g[o + r * n + c];
+      rows[r] = acc / n;
+      all += acc;
+      trace += g[o + r * n + r];
+    }
+    all /= n * n;
+    let centredTrace = 0;
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) g[o + r * n + c] += all - rows[r] - rows[c]; // G is symmetric: column means = row means
+      centredTrace += g[o + r * n + r];
+    }
+    worst = Math.max(worst, centredTrace > 0 ? trace / centredTrace : Infinity);
+  }
+  return worst;
+}
+
+/** u·σ₁ = X v₁ from X Xᵀ's leading eigenvector u (σ₁² = uᵀ G u), for one image's `n × n` Gram `gi`. */
+function projectionFromPositions(gi: Float64Array, n: number): Float64Array {
+  const u = leadingEigenvector(gi, n);
+  let lambda = 0;
+  for (let r = 0; r < n; r++) { let acc = 0; for (let c = 0; c < n; c++) acc += gi[r * n + c] * u[c]; lambda += u[r] * acc; }
+  const sigma = Math.sqrt(Math.max(lambda, 0));
+  return u.map((v) => v * sigma);
+}
+
+/**
  * First-principal-component projections of a batch of activations `[b, h, w, k]` → `[b, h, w, 1]`.
  * Per image: X = the `h·w × k` activation matrix with each channel's mean over positions
  * subtracted; p = X·v₁ with v₁ its first right singular vector (the leading eigenvector of the
- * smaller of XᵀX and XXᵀ: the Gram matrices by one matMul per image on the device, its eigenvector in
- * float64 on the CPU after one read-back); the sign
- * of p is chosen so that p correlates positively with the mean activation over channels at each
- * position (a singular vector's sign is arbitrary).
+ * smaller of XᵀX and XXᵀ, in float64 on the CPU after one read-back of the Gram matrices, made by
+ * one matMul per image on the device); the sign of p is chosen so that p correlates positively
+ * with the mean activation over channels at each position (a singular vector's sign is arbitrary).
+ * On the positions side (h·w ≤ k, as at CAM layers) the centring is done on the host, on the
+ * Gram (J G J), which saves a broadcast subtraction of all activations (wasm: ~1 ms per
+ * MobileNetV2 image, 7 % of Eigen-CAM); a batch whose ratio trace(G) / trace(JGJ) exceeds
+ * {@link HOST_CENTRING_MAX_RATIO} is redone with the activations centred first.
  */
 async function principalProjections(features: tf.Tensor4D): Promise<tf.Tensor4D> {
   const [b, h, w, k] = features.shape;
   const n = h * w;
   const positionsSide = n <= k;
-  // On the device: the centred activations, their Gram matrix on the smaller side (one matMul
-  // per image), and the mean activation over channels (for the sign). Only the Gram matrices come back
-  // (and X itself when the channels' side is used, for the projection X·v₁).
-  const x = tf.tidy(() => {
-    const flat = tf.reshape(features, [b, n, k]) as tf.Tensor3D;
-    return tf.sub(flat, tf.mean(flat, 1, true)) as tf.Tensor3D;
-  });
-  let gram: tf.Tensor | null = null;
-  let means: tf.Tensor;
-  try {
-    // Per image, with the transpose made explicit: wasm's batched matMul (or a transposed operand)
-    // runs these thin shapes 2-2.5x slower (8 × [49, 1280] on MobileNetV2: 27 ms against 11-13 ms).
-    gram = tf.tidy(() => tf.stack(tf.unstack(x).map((m) =>
-      positionsSide ? tf.matMul(m as tf.Tensor2D, tf.transpose(m as tf.Tensor2D)) : tf.matMul(tf.transpose(m as tf.Tensor2D), m as tf.Tensor2D))));
-    means = tf.mean(features, 3);
-  } catch (e) {
-    tf.dispose([x, ...(gram == null ? [] : [gram])]);
-    throw e;
-  }
-  const centred: tf.Tensor3D | null = positionsSide ? null : x;
-  if (positionsSide) x.dispose();
-  let g: Float32Array;
-  let xs: Float32Array | null = null;
+  const meansT = tf.mean(features, 3);
   let ms: Float32Array;
+  let g: Float64Array;
+  let xs: Float32Array | null = null;
   try {
-    [g, ms] = (await Promise.all([gram.data(), means.data()])) as [Float32Array, Float32Array];
-    if (centred != null) xs = (await centred.data()) as Float32Array;
+    if (positionsSide) {
+      const raw = tf.reshape(features, [b, n, k]) as tf.Tensor3D;
+      try {
+        g = Float64Array.from(await gramsOnDevice(raw, true));
+      } finally {
+        raw.dispose();
+      }
+      if (centreGramsOnHost(g, b, n) > HOST_CENTRING_MAX_RATIO) {
+        const x = centred(features);
+        try {
+          g = Float64Array.from(await gramsOnDevice(x, true));
+        } finally {
+          x.dispose();
+        }
+      }
+    } else {
+      const x = centred(features);
+      try {
+        g = Float64Array.from(await gramsOnDevice(x, false));
+        xs = (await x.data()) as Float32Array;
+      } finally {
+        x.dispose();
+      }
+    }
+    ms = (await meansT.data()) as Float32Array;
   } finally {
-    tf.dispose([gram, means, ...(centred == null ? [] : [centred])]);
+    meansT.dispose();
   }
   const out = new Float32Array(b * n);
   const d = positionsSide ? n : k;
   for (let i = 0; i < b; i++) {
-    const gi = Float64Array.from(g.subarray(i * d * d, (i + 1) * d * d));
-    const p = new Float64Array(n);
+    const gi = g.subarray(i * d * d, (i + 1) * d * d);
+    let p: Float64Array;
     if (positionsSide) {
-      const u = leadingEigenvector(gi, n); // X Xᵀ: its leading eigenvector is u₁ = X v₁ / σ₁
-      let lambda = 0; // σ₁² = uᵀ G u, so the projection is u·σ₁ = X v₁ exactly
-      for (let r = 0; r < n; r++) { let acc = 0; for (let s = 0; s < n; s++) acc += gi[r * n + s] * u[s]; lambda += u[r] * acc; }
-      const sigma = Math.sqrt(Math.max(lambda, 0));
-      for (let r = 0; r < n; r++) p[r] = u[r] * sigma;
+      p = projectionFromPositions(gi, n);
     } else {
       const v = leadingEigenvector(gi, k); // Xᵀ X: its leading eigenvector is v₁
       const xi = (xs as Float32Array).subarray(i * n * k, (i + 1) * n * k);
+      p = new Float64Array(n);
       for (let r = 0; r < n; r++) { let acc = 0; for (let c = 0; c < k; c++) acc += xi[r * k + c] * v[c]; p[r] = acc; }
     }
     const mi = ms.subarray(i * n, (i + 1) * n);
