@@ -160,7 +160,8 @@ async function ablationWeights(batch: CamBatch, channelBatch: number, masks: Kee
  * Ablation-CAM (Desai & Ramaswamy, WACV 2020): gradient-free; the weight of channel k is the
  * relative drop of the target LOGIT when that channel of the layer is set to zero,
  * w_k = (S_c − S_c^k) / S_c; map = ReLU(Σ_k w_k A_k), bilinearly up-sampled, min-max normalised
- * per image. The layer's activations are computed once per image; the ablated copies are scored
+ * per image. The layer's activations are computed once per image (`batchSize` images per pass,
+ * default 8, with one unablated head pass per batch); the ablated copies are scored
  * from the layer onward (`head(features)`), `channelBatchSize` per pass, never by re-running
  * the whole model per channel: K/channelBatchSize head passes per image (K channels). When the
  * head starts by pooling each channel over space (global or average pooling, ReLU, dropout, a
