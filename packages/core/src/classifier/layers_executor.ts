@@ -82,6 +82,31 @@ export function evaluateLayers(
   return fetches.map(run);
 }
 
+/** A node of a layers model's graph (one application of a layer). */
+type GraphNode = Layer['inboundNodes'][number];
+
+/**
+ * The nodes that read each symbolic tensor (by id), among the nodes that `fetches` depend on; a
+ * node that reads a tensor twice is listed twice.
+ */
+export function readersOf(fetches: readonly SymbolicTensor[]): Map<number, GraphNode[]> {
+  const readers = new Map<number, GraphNode[]>();
+  const seen = new Set<GraphNode>();
+  const visit = (t: SymbolicTensor): void => {
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (node == null || seen.has(node)) return;
+    seen.add(node);
+    for (const i of node.inputTensors) {
+      const list = readers.get(i.id);
+      if (list == null) readers.set(i.id, [node]);
+      else list.push(node);
+      visit(i);
+    }
+  };
+  fetches.forEach(visit);
+  return readers;
+}
+
 /**
  * Outside a gradient tape, a function that frees each intermediate value after its last
  * consumer (fed and fetched values are kept); null under a tape, which needs them all.
@@ -91,18 +116,7 @@ export function evaluateLayers(
 function releaser(fetches: readonly SymbolicTensor[], feeds: Feeds, values: Map<number, tf.Tensor>): ((used: readonly SymbolicTensor[]) => void) | null {
   if ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0) return null;
   const keep = new Set<number>([...feeds.keys(), ...fetches.map((f) => f.id)]);
-  const remaining = new Map<number, number>();
-  const seen = new Set<unknown>();
-  const visit = (t: SymbolicTensor): void => {
-    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
-    if (node == null || seen.has(node)) return;
-    seen.add(node);
-    for (const i of node.inputTensors) {
-      remaining.set(i.id, (remaining.get(i.id) ?? 0) + 1);
-      visit(i);
-    }
-  };
-  fetches.forEach(visit);
+  const remaining = new Map<number, number>([...readersOf(fetches)].map(([id, nodes]) => [id, nodes.length]));
   const freed = new Set<unknown>();
   return (used) => {
     for (const t of used) {

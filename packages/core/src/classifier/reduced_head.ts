@@ -1,7 +1,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { readersOf } from './layers_executor.js';
 
 type Layer = LayersModel['layers'][number];
-type Node = Layer['inboundNodes'][number];
 
 /** Activations that map 0 to 0 (applied elementwise, so per channel). */
 const ZERO_PRESERVING_ACTIVATIONS = new Set(['relu', 'relu6', 'linear', 'elu', 'selu', 'tanh', 'softsign']);
@@ -37,23 +37,6 @@ function isReduced(t: SymbolicTensor, k: number): boolean {
   return t.shape.length >= 2 && t.shape[t.shape.length - 1] === k && t.shape.slice(1, -1).every((d) => d === 1);
 }
 
-/** The nodes that read each tensor, among those the output depends on. */
-function consumersOf(output: SymbolicTensor): Map<number, Node[]> {
-  const readers = new Map<number, Node[]>();
-  const seen = new Set<Node>();
-  const visit = (t: SymbolicTensor): void => {
-    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
-    if (node == null || seen.has(node)) return;
-    seen.add(node);
-    for (const i of node.inputTensors) {
-      readers.set(i.id, [...(readers.get(i.id) ?? []), node]);
-      visit(i);
-    }
-  };
-  visit(output);
-  return readers;
-}
-
 /** Whether `output` can be computed from `from` without reading `input`. */
 function onlyThrough(output: SymbolicTensor, from: SymbolicTensor, input: SymbolicTensor): boolean {
   const seen = new Set<number>();
@@ -77,7 +60,7 @@ function onlyThrough(output: SymbolicTensor, from: SymbolicTensor, input: Symbol
 export function channelReductionOf(target: SymbolicTensor, input: SymbolicTensor, output: SymbolicTensor): SymbolicTensor | null {
   const k = target.shape[target.shape.length - 1];
   if (k == null || target.id === output.id) return null;
-  const readers = consumersOf(output);
+  const readers = readersOf([output]);
   let current = target;
   let found: SymbolicTensor | null = null;
   for (;;) {
