@@ -30,8 +30,9 @@ function randomiseBatchNorms(model: tfl.LayersModel, seed: number): void {
 }
 
 /**
- * conv(bias) → BN → ReLU → depthwise(×2) → BN → ReLU ('cam') → conv(no bias) → BN → add(with 'cam') → GAP → dense;
- * plus a conv whose output feeds a BN AND the skip add, which must not be folded.
+ * conv(bias) → BN → ReLU → zero padding (asymmetric) → depthwise(×2, 'valid', stride 2) → BN → ReLU6 ('cam')
+ * → conv(no bias) → BN → add → GAP → dense; plus a conv whose output feeds a BN AND the add, which must not
+ * be folded, and a ReLU capped at 3 after that BN, which is not a fusable activation.
  */
 function convBnNet(): tfl.LayersModel {
   const init = (seed: number) => tfl.initializers.randomNormal({ seed, stddev: 0.3 });
@@ -39,6 +40,7 @@ function convBnNet(): tfl.LayersModel {
   let h = tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', name: 'c1', kernelInitializer: init(1), biasInitializer: init(2) }).apply(input) as tfl.SymbolicTensor;
   h = tfl.layers.batchNormalization({ name: 'bn1' }).apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.reLU({ name: 'r1' }).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers.zeroPadding2d({ padding: [[0, 1], [2, 0]], name: 'zp' }).apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'valid', useBias: false, name: 'dw', depthwiseInitializer: init(3) }).apply(h) as tfl.SymbolicTensor;
   h = tfl.layers.batchNormalization({ epsilon: 1e-2, name: 'bn2' }).apply(h) as tfl.SymbolicTensor;
   const cam = tfl.layers.reLU({ maxValue: 6, name: 'cam' }).apply(h) as tfl.SymbolicTensor;
@@ -46,7 +48,8 @@ function convBnNet(): tfl.LayersModel {
   p = tfl.layers.batchNormalization({ name: 'bn3' }).apply(p) as tfl.SymbolicTensor;
   const shared = tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', name: 'shared', kernelInitializer: init(5) }).apply(cam) as tfl.SymbolicTensor;
   const sharedBn = tfl.layers.batchNormalization({ name: 'bn_shared' }).apply(shared) as tfl.SymbolicTensor;
-  const sum = tfl.layers.add({ name: 'add' }).apply([p, sharedBn, shared]) as tfl.SymbolicTensor;
+  const capped = tfl.layers.reLU({ maxValue: 3, name: 'cap' }).apply(sharedBn) as tfl.SymbolicTensor;
+  const sum = tfl.layers.add({ name: 'add' }).apply([p, capped, shared]) as tfl.SymbolicTensor;
   const gap = tfl.layers.globalAveragePooling2d({}).apply(sum) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 4, name: 'fc', kernelInitializer: init(6) }).apply(gap) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
@@ -65,11 +68,44 @@ function outputsOf(c: Classifier, x: tf.Tensor4D, target: number, layer: string)
 describe('batch-norm folding on a layers model built here (cpu)', () => {
   beforeAll(useCpu);
 
-  it('folds exactly the conv → BN pairs whose conv output feeds only the BN', () => {
+  it('folds exactly the conv → BN pairs whose conv output feeds only the BN, with the padding before and the ReLU after', () => {
     const model = convBnNet();
     const owned = batchNormFolds(model);
-    expect([...owned.folds.keys()].map((l) => l.name).sort()).toEqual(['bn1', 'bn2', 'bn3']);
+    // Per layer: where each of its folds reads from (and whether it is for untaped passes only), preferred first.
+    const shape = [...owned.folds].map(([layer, list]) => [layer.name, list.map((f) => `${f.input.sourceLayer.name}${f.untapedOnly ? ' untaped' : ''}`)]);
+    const input = model.inputs[0]?.sourceLayer.name;
+    expect(Object.fromEntries(shape)).toEqual({
+      bn1: [input],
+      r1: [`${input} untaped`],
+      bn2: ['r1 untaped', 'zp'],
+      cam: ['r1 untaped'],
+      bn3: ['cam'],
+    });
     owned.dispose();
+    model.dispose();
+  });
+
+  it('the folds are used: no padding or ReLU kernel in a forward pass, the model layers under a tape', async () => {
+    const model = convBnNet();
+    const folded = fromLayersModel(model, { preprocess: { inputRange: [0, 1] } });
+    const plain = fromLayersModel(model, { preprocess: { inputRange: [0, 1] }, foldBatchNorm: false });
+    const x = seeded([2, 10, 10, 3], 9, -1, 1) as tf.Tensor4D;
+    const kernelsOf = async (f: () => tf.Tensor): Promise<string[]> => {
+      const info = await tf.profile(f);
+      (info.result as tf.Tensor).dispose();
+      return info.kernels.map((k) => k.name);
+    };
+    const count = (names: string[], name: string): number => names.filter((n) => n === name).length;
+    const fast = await kernelsOf(() => folded.logits(x));
+    const slow = await kernelsOf(() => plain.logits(x));
+    expect([count(slow, 'PadV2'), count(slow, 'Relu'), count(slow, 'FusedBatchNorm')]).toEqual([1, 3, 4]);
+    // Folded: the padding and the ReLU / ReLU6 after bn1 and bn2 are inside the fused convolutions;
+    // only 'cap' (ReLU, then its clip at 3) is left.
+    expect([count(fast, 'PadV2'), count(fast, 'Relu'), count(fast, 'ClipByValue'), count(fast, 'FusedBatchNorm')]).toEqual([0, 1, 1, 1]);
+    // Under a tape the forward keeps the padding and activation layers (and folds the batch-norms only).
+    const taped = await kernelsOf(() => inputGradient((v: tf.Tensor4D) => tf.sum(folded.logits(v)), x));
+    expect([count(taped, 'PadV2') >= 1, count(taped, 'FusedBatchNorm')]).toEqual([true, 1]);
+    x.dispose();
     model.dispose();
   });
 
@@ -88,7 +124,7 @@ describe('batch-norm folding on a layers model built here (cpu)', () => {
     expect(relDiff(a.grad, b.grad)).toBeLessThan(1e-5);
     expect(relDiff(a.features, b.features)).toBeLessThan(1e-5);
     // at(BN) and at(conv before a folded BN) both give that layer's own output; head() continues from it.
-    for (const layer of ['bn2', 'dw']) {
+    for (const layer of ['bn2', 'dw', 'zp', 'r1', 'cam']) {
       const fa = tf.tidy(() => folded.at(layer).features(x));
       const fb = tf.tidy(() => plain.at(layer).features(x));
       expect(relDiff(fa, fb)).toBeLessThan(1e-5);
@@ -145,13 +181,22 @@ describe('batch-norm folding on MobileNetV2 (nsfwjs, wasm)', () => {
     await tf.setBackend('cpu');
   });
 
-  it('folds all 52 batch-norms; logits, input gradients and out_relu features equal the unfolded model', async () => {
+  it('folds all 52 batch-norms, 35 ReLU6 and 5 paddings; logits, input gradients and out_relu features equal the unfolded model', async () => {
     const owned = batchNormFolds(model);
-    expect(owned.folds.size).toBe(52);
+    const byKind = new Map<string, number>();
+    for (const [layer, list] of owned.folds) byKind.set(`${layer.getClassName()} ${list.length}`, (byKind.get(`${layer.getClassName()} ${list.length}`) ?? 0) + 1);
+    // "BatchNormalization 2": a padded fold (untaped) before the plain one.
+    expect(Object.fromEntries(byKind)).toEqual({ 'BatchNormalization 1': 47, 'BatchNormalization 2': 5, 'ReLU 1': 35 });
     owned.dispose();
     const folded = fromLayersModel(model, opts);
     const plain = fromLayersModel(model, { ...opts, foldBatchNorm: false });
     const during = tf.memory().numTensors;
+    // The forward pass runs convolutions (and the head) only: no padding, ReLU, clip or batch-norm kernel is left.
+    const info = await tf.profile(() => folded.logits(x));
+    (info.result as tf.Tensor).dispose();
+    const kernels = new Set(info.kernels.map((k) => k.name));
+    for (const name of ['PadV2', 'Relu', 'Relu6', 'ClipByValue', 'FusedBatchNorm']) expect(kernels.has(name), name).toBe(false);
+    expect(kernels.has('FusedDepthwiseConv2D')).toBe(true);
     const a = outputsOf(folded, x, 2, NSFW_MOBILENET_V2_LAST_CONV_LAYER);
     const b = outputsOf(plain, x, 2, NSFW_MOBILENET_V2_LAST_CONV_LAYER);
     const perImage = (t: tf.Tensor, i: number): tf.Tensor => tf.slice(t, [i], [1]);

@@ -5,14 +5,27 @@ type Layer = LayersModel['layers'][number];
 
 /**
  * An inference-mode batch-norm folded into the convolution before it: `apply`
- * computes the batch-norm's output straight from the convolution's input with
- * one fused convolution whose weights are `W·s` and bias `(b − μ)·s + β`,
- * `s = γ / √(σ² + ε)`.
+ * computes a layer's output straight from an earlier tensor with one fused
+ * convolution whose weights are `W·s` and bias `(b − μ)·s + β`,
+ * `s = γ / √(σ² + ε)`. Outside a gradient tape the fold may also take in the
+ * `ZeroPadding2D` before the convolution (as explicit padding) and the ReLU /
+ * ReLU6 after the batch-norm (as the kernel's fused activation).
  */
 export interface BatchNormFold {
-  /** The convolution's input: what `apply` reads. */
+  /** What `apply` reads: the convolution's input, or the input of the zero padding before it. */
   readonly input: SymbolicTensor;
-  /** The batch-norm's output for a value of {@link BatchNormFold.input}. */
+  /**
+   * The symbolic tensors between {@link BatchNormFold.input} and the output, which the fold
+   * skips: it is used only while none of them is fed or already computed.
+   */
+  readonly through: readonly SymbolicTensor[];
+  /**
+   * Only outside a gradient tape: tfjs unfuses activations under a tape, and the taped
+   * forward keeps the model's own padding and activation layers (whose backward passes
+   * are the fast ones), so gradients are computed exactly as before.
+   */
+  readonly untapedOnly: boolean;
+  /** The output for a value of {@link BatchNormFold.input}. */
   apply(x: tf.Tensor): tf.Tensor;
 }
 
@@ -41,16 +54,26 @@ interface BatchNormLike {
   movingVariance: VariableLike;
 }
 
-/** How many inputs of the model's layers read each symbolic tensor (by id). */
-function consumerCounts(model: LayersModel): Map<number, number> {
-  const counts = new Map<number, number>();
+interface ZeroPaddingLike {
+  dataFormat: string;
+  padding: [[number, number], [number, number]];
+}
+
+/** The layers that read each symbolic tensor (by id), once per read; the model's outputs count as a reader (`null`). */
+function readersByTensor(model: LayersModel): Map<number, (Layer | null)[]> {
+  const readers = new Map<number, (Layer | null)[]>();
+  const add = (id: number, layer: Layer | null): void => {
+    const list = readers.get(id);
+    if (list == null) readers.set(id, [layer]);
+    else list.push(layer);
+  };
   for (const layer of model.layers) {
     for (const node of layer.inboundNodes) {
-      for (const t of node.inputTensors) counts.set(t.id, (counts.get(t.id) ?? 0) + 1);
+      for (const t of node.inputTensors) add(t.id, layer);
     }
   }
-  for (const out of model.outputs) counts.set(out.id, (counts.get(out.id) ?? 0) + 1);
-  return counts;
+  for (const out of model.outputs) add(out.id, null);
+  return readers;
 }
 
 function pair(v: number | number[]): [number, number] {
@@ -67,22 +90,28 @@ function scaleShift(bn: BatchNormLike): { scale: tf.Tensor1D; shift: tf.Tensor1D
   return { scale, shift };
 }
 
-/** A fold that owns its folded weights: computed once, recomputed only when a source weight changes. */
-interface OwnedFold extends BatchNormFold {
-  dispose(): void;
-}
+/** Padding of a fused convolution: the layer's own, or explicit `[[0, 0], [top, bottom], [left, right], [0, 0]]`. */
+type ConvPad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+/** Activation fused into the convolution. */
+type FusedActivation = 'linear' | 'relu' | 'relu6';
 
 /**
  * Folded weights kept between calls (the wasm backend packs a convolution's
  * filter once per filter tensor, so a fresh filter per call would repack it
- * every time), re-folded when any source weight has been assigned since.
+ * every time), re-folded when any source weight has been assigned since, and
+ * the fused convolution that uses them.
  */
-function ownedFold(
-  input: SymbolicTensor,
+interface FoldedConv {
+  run(x: tf.Tensor, pad: ConvPad, activation: FusedActivation): tf.Tensor;
+  dispose(): void;
+}
+
+function foldedConv(
   sources: () => tf.Tensor[],
   fold: () => [tf.Tensor4D, tf.Tensor1D],
-  run: (x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D) => tf.Tensor,
-): OwnedFold {
+  run: (x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, pad: ConvPad, activation: FusedActivation) => tf.Tensor,
+): FoldedConv {
   let ids: unknown[] = [];
   let weights: [tf.Tensor4D, tf.Tensor1D] | null = null;
   const current = (): [tf.Tensor4D, tf.Tensor1D] => {
@@ -98,10 +127,9 @@ function ownedFold(
   };
   current();
   return {
-    input,
-    apply: (x) => {
+    run: (x, pad, activation) => {
       const [filter, bias] = current();
-      return run(x as tf.Tensor4D, filter, bias);
+      return run(x as tf.Tensor4D, filter, bias, pad, activation);
     },
     dispose: () => {
       if (weights != null) tf.dispose(weights);
@@ -110,8 +138,8 @@ function ownedFold(
   };
 }
 
-/** A fold for `bn` after `conv`, or null when folding would not be exact (see {@link batchNormFolds}). */
-function foldOf(conv: ConvLike, bn: BatchNormLike, input: SymbolicTensor): OwnedFold | null {
+/** The fused convolution for `bn` after `conv`, or null when folding would not be exact (see {@link batchNormFolds}). */
+function foldOf(conv: ConvLike, bn: BatchNormLike): FoldedConv | null {
   const kind = conv.getClassName();
   if (kind !== 'Conv2D' && kind !== 'DepthwiseConv2D') return null;
   if (conv.dataFormat !== 'channelsLast' || (bn.axis !== -1 && bn.axis !== 3)) return null;
@@ -119,7 +147,6 @@ function foldOf(conv: ConvLike, bn: BatchNormLike, input: SymbolicTensor): Owned
   if (conv.activation != null && conv.activation.getClassName() !== 'linear') return null;
   const kernel = kind === 'Conv2D' ? conv.kernel : conv.depthwiseKernel;
   if (kernel == null) return null;
-  const pad = conv.padding;
   const strides = pair(conv.strides);
   const sources = (): tf.Tensor[] =>
     [kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance].filter((v): v is VariableLike => v != null).map((v) => v.read());
@@ -127,70 +154,136 @@ function foldOf(conv: ConvLike, bn: BatchNormLike, input: SymbolicTensor): Owned
     conv.bias != null ? (tf.add(tf.mul(conv.bias.read(), scale), shift) as tf.Tensor1D) : shift;
   if (kind === 'Conv2D') {
     const dilations = pair(conv.dilationRate);
-    return ownedFold(
-      input,
+    return foldedConv(
       sources,
       () => {
         const { scale, shift } = scaleShift(bn);
         return [tf.mul(kernel.read(), scale) as tf.Tensor4D, bias(scale, shift)];
       },
-      (x, filter, b) => tf.fused.conv2d({ x, filter, strides, pad, dilations, dataFormat: 'NHWC', bias: b }),
+      (x, filter, b, pad, activation) => tf.fused.conv2d({ x, filter, strides, pad, dilations, dataFormat: 'NHWC', bias: b, activation }),
     );
   }
   // tfjs-layers' DepthwiseConv2D ignores its dilation rate (it always convolves with dilation 1).
-  return ownedFold(
-    input,
+  return foldedConv(
     sources,
     () => {
       const { scale, shift } = scaleShift(bn);
       const k = kernel.read() as tf.Tensor4D; // [kh, kw, in, multiplier]; output channel = c·multiplier + j
       return [tf.mul(k, tf.reshape(scale, [k.shape[2], k.shape[3]])) as tf.Tensor4D, bias(scale, shift)];
     },
-    (x, filter, b) => tf.fused.depthwiseConv2d({ x, filter, strides, pad, dilations: [1, 1], dataFormat: 'NHWC', bias: b }),
+    // tfjs types this op's padding without the explicit form, which its kernels accept (computeConv2DInfo).
+    (x, filter, b, pad, activation) =>
+      tf.fused.depthwiseConv2d({ x, filter, strides, pad: pad as 'same', dilations: [1, 1], dataFormat: 'NHWC', bias: b, activation }),
   );
+}
+
+/** The single application of `layer` with a single input, or null. */
+function onlyNode(layer: Layer): Layer['inboundNodes'][number] | null {
+  if (layer.inboundNodes.length !== 1) return null;
+  const node = layer.inboundNodes[0];
+  return node != null && node.inputTensors.length === 1 && node.outputTensors.length === 1 ? node : null;
+}
+
+/** The sole reader of `t` (a layer applied once to it alone), or null. */
+function soleReader(t: SymbolicTensor, readers: Map<number, (Layer | null)[]>): Layer | null {
+  const list = readers.get(t.id);
+  if (list == null || list.length !== 1) return null;
+  const layer = list[0];
+  return layer != null && onlyNode(layer) != null ? layer : null;
+}
+
+/** The activation a layer applies when it is a ReLU or ReLU6 (a `ReLU` or an `Activation` layer), else null. */
+function reluOf(layer: Layer): FusedActivation | null {
+  const kind = layer.getClassName();
+  if (kind === 'ReLU') {
+    const max = (layer as unknown as { maxValue?: number | null }).maxValue;
+    return max == null ? 'relu' : max === 6 ? 'relu6' : null;
+  }
+  if (kind === 'Activation') {
+    const name = (layer as unknown as { activation?: { getClassName(): string } }).activation?.getClassName();
+    return name === 'relu' || name === 'relu6' ? name : null;
+  }
+  return null;
+}
+
+/** The zero padding before a `'valid'` convolution whose input is its only use, as an explicit conv padding. */
+function paddingBefore(conv: ConvLike, convIn: SymbolicTensor, readers: Map<number, (Layer | null)[]>): { input: SymbolicTensor; pad: ConvPad } | null {
+  if (conv.padding !== 'valid') return null;
+  const layer = convIn.sourceLayer;
+  if (layer.getClassName() !== 'ZeroPadding2D' || readers.get(convIn.id)?.length !== 1) return null;
+  const node = onlyNode(layer);
+  const zp = layer as unknown as ZeroPaddingLike;
+  if (node == null || zp.dataFormat !== 'channelsLast') return null;
+  const [[top, bottom], [left, right]] = zp.padding;
+  return { input: node.inputTensors[0] as SymbolicTensor, pad: [[0, 0], [top, bottom], [left, right], [0, 0]] };
 }
 
 /** The folds of a model and the release of their weights. */
 export interface BatchNormFolds {
-  /** Folds keyed by the batch-norm layer. */
-  readonly folds: ReadonlyMap<Layer, BatchNormFold>;
+  /** Folds keyed by the layer whose output they compute, preferred first. */
+  readonly folds: ReadonlyMap<Layer, readonly BatchNormFold[]>;
   /** Frees the folded weights (the model's own weights are untouched). */
   dispose(): void;
 }
 
 /**
  * The batch-norm layers of a model that fold exactly into the convolution
- * before them, keyed by the batch-norm layer: a `BatchNormalization` over the
- * last axis, applied once, whose input is the only use of the output of a
- * `Conv2D` or `DepthwiseConv2D` (channels last, `'same'`/`'valid'` padding,
- * linear activation) that is itself applied once. In inference mode such a
- * pair is one affine map of the convolution's input, so the folded forward
- * pass computes the same function with one kernel instead of two, and its
- * gradient w.r.t. the input is the same too.
+ * before them: a `BatchNormalization` over the last axis, applied once, whose
+ * input is the only use of the output of a `Conv2D` or `DepthwiseConv2D`
+ * (channels last, `'same'`/`'valid'` padding, linear activation) that is itself
+ * applied once. In inference mode such a pair is one affine map of the
+ * convolution's input, so the folded forward pass computes the same function
+ * with one kernel instead of two, and its gradient w.r.t. the input is the same
+ * too. Keyed by the batch-norm layer.
  *
- * The folded weights are computed here (two tensors per fold) and kept until
- * `dispose()`; a fold whose source weights have been assigned since is
+ * Two more folds are used outside a gradient tape only ({@link BatchNormFold.untapedOnly}):
+ * - a `ZeroPadding2D` (channels last) whose output only a `'valid'` convolution
+ *   reads becomes that convolution's explicit padding (also keyed by the
+ *   batch-norm, before its plain fold);
+ * - a `ReLU` (no maximum, or 6) or `Activation('relu' | 'relu6')` layer that is
+ *   the only reader of the batch-norm's output becomes the fused kernel's
+ *   activation, keyed by that layer.
+ * Both compute the same values (zero padding is what a convolution's padding
+ * adds; the activation is applied to the same pre-activation).
+ *
+ * The folded weights are computed here (two tensors per batch-norm) and kept
+ * until `dispose()`; a fold whose source weights have been assigned since is
  * recomputed on its next use.
  */
 export function batchNormFolds(model: LayersModel): BatchNormFolds {
-  const folds = new Map<Layer, OwnedFold>();
-  const consumers = consumerCounts(model);
+  const convs: FoldedConv[] = [];
+  const folds = new Map<Layer, BatchNormFold[]>();
+  const readers = readersByTensor(model);
   try {
     for (const layer of model.layers) {
-      if (layer.getClassName() !== 'BatchNormalization' || layer.inboundNodes.length !== 1) continue;
-      const node = layer.inboundNodes[0];
-      if (node == null || node.inputTensors.length !== 1) continue;
+      if (layer.getClassName() !== 'BatchNormalization') continue;
+      const node = onlyNode(layer);
+      if (node == null) continue;
       const convOut = node.inputTensors[0] as SymbolicTensor;
+      const bnOut = node.outputTensors[0] as SymbolicTensor;
       const conv = convOut.sourceLayer;
-      if (conv.inboundNodes.length !== 1 || consumers.get(convOut.id) !== 1) continue;
-      const convNode = conv.inboundNodes[0];
-      if (convNode == null || convNode.inputTensors.length !== 1) continue;
-      const fold = foldOf(conv as unknown as ConvLike, layer as unknown as BatchNormLike, convNode.inputTensors[0] as SymbolicTensor);
-      if (fold != null) folds.set(layer, fold);
+      const convNode = onlyNode(conv);
+      if (convNode == null || readers.get(convOut.id)?.length !== 1) continue;
+      const convIn = convNode.inputTensors[0] as SymbolicTensor;
+      const folded = foldOf(conv as unknown as ConvLike, layer as unknown as BatchNormLike);
+      if (folded == null) continue;
+      convs.push(folded);
+      const ownPad = (conv as unknown as ConvLike).padding as 'same' | 'valid';
+      const padded = paddingBefore(conv as unknown as ConvLike, convIn, readers);
+      const input = padded?.input ?? convIn;
+      const pad = padded?.pad ?? ownPad;
+      const skipped = padded != null ? [convIn, convOut] : [convOut];
+      const plain: BatchNormFold = { input: convIn, through: [convOut], untapedOnly: false, apply: (x) => folded.run(x, ownPad, 'linear') };
+      folds.set(layer, padded != null ? [{ input, through: skipped, untapedOnly: true, apply: (x) => folded.run(x, pad, 'linear') }, plain] : [plain]);
+      const act = soleReader(bnOut, readers);
+      const activation = act == null ? null : reluOf(act);
+      if (act != null && activation != null) {
+        folds.set(act, [{ input, through: [...skipped, bnOut], untapedOnly: true, apply: (x) => folded.run(x, pad, activation) }]);
+      }
     }
   } catch (e) {
-    for (const f of folds.values()) f.dispose();
+    for (const c of convs) c.dispose();
     throw e;
   }
-  return { folds, dispose: () => folds.forEach((f) => f.dispose()) };
+  return { folds, dispose: () => convs.forEach((c) => c.dispose()) };
 }

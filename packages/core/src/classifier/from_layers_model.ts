@@ -23,7 +23,7 @@ function outputOf(layer: Layer): SymbolicTensor | null {
  * The model's batch-norm folds (see {@link batchNormFolds}), or null when it has none.
  * Their weights live as long as the model: `model.dispose()` frees them too.
  */
-function foldsOwnedBy(model: LayersModel): ReadonlyMap<Layer, BatchNormFold> | null {
+function foldsOwnedBy(model: LayersModel): ReadonlyMap<Layer, readonly BatchNormFold[]> | null {
   const owned = batchNormFolds(model);
   if (owned.folds.size === 0) return null;
   const dispose = model.dispose.bind(model);
@@ -40,8 +40,9 @@ function foldsOwnedBy(model: LayersModel): ReadonlyMap<Layer, BatchNormFold> | n
  * back into the model's own graph, so skip connections around it stay correct.
  *
  * By default every batch-norm that follows a linear convolution is folded into
- * it for forward passes (`foldBatchNorm`, see {@link ClassifierOptions}): the
- * classifier keeps two tensors per fold, freed by `model.dispose()`.
+ * it for forward passes, with the zero padding before and the ReLU after it where
+ * exact (`foldBatchNorm`, see {@link ClassifierOptions}): the classifier keeps two
+ * tensors per folded batch-norm, freed by `model.dispose()`.
  *
  * @example
  * ```ts

@@ -31,17 +31,19 @@ export function softmaxActivationOf(layer: Layer): ActivationLike | null {
  * Call inside `tf.tidy`; intermediate tensors are not disposed here.
  *
  * @param stripSoftmaxOf - a layer whose softmax activation is replaced by the identity (to read logits).
- * @param folds - batch-norm layers computed from their convolution's input in one fused kernel
- *   (used unless the convolution's own output is fed or already computed).
+ * @param folds - layers computed from an earlier tensor in one fused kernel (see `batchNormFolds`):
+ *   the first of a layer's folds that applies is used, one applying unless a tensor it skips is fed
+ *   or already computed, or it is for untaped passes and a gradient tape is recording.
  */
 export function evaluateLayers(
   fetches: readonly SymbolicTensor[],
   feeds: Feeds,
   stripSoftmaxOf: Layer | null = null,
-  folds: ReadonlyMap<Layer, BatchNormFold> | null = null,
+  folds: ReadonlyMap<Layer, readonly BatchNormFold[]> | null = null,
 ): tf.Tensor[] {
   const values = new Map(feeds);
-  const release = releaser(fetches, feeds, values);
+  const taped = underTape();
+  const release = taped ? null : releaser(fetches, feeds, values);
   const run = (target: SymbolicTensor): tf.Tensor => {
     const known = values.get(target.id);
     if (known != null) return known;
@@ -50,8 +52,8 @@ export function evaluateLayers(
     if (node == null || node.inputTensors.length === 0) {
       throw new Error(`@saliency: no value fed for the model input '${target.name}'.`);
     }
-    const fold = folds?.get(layer);
-    if (fold != null && !node.inputTensors.some((t) => values.has(t.id))) {
+    const fold = folds?.get(layer)?.find((f) => !(taped && f.untapedOnly) && !f.through.some((t) => values.has(t.id)));
+    if (fold != null) {
       const folded = fold.apply(run(fold.input));
       node.outputTensors.forEach((st) => values.set(st.id, folded));
       release?.([fold.input, ...node.inputTensors]);
@@ -107,14 +109,18 @@ export function readersOf(fetches: readonly SymbolicTensor[]): Map<number, Graph
   return readers;
 }
 
+/** Whether a gradient tape is recording (tfjs's engine state). */
+function underTape(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
 /**
- * Outside a gradient tape, a function that frees each intermediate value after its last
- * consumer (fed and fetched values are kept); null under a tape, which needs them all.
+ * For use outside a gradient tape (which needs every intermediate): a function that frees each
+ * intermediate value after its last consumer (fed and fetched values are kept).
  * A consumer is any inbound node of any layer that reads the tensor; nodes that are never
  * evaluated keep their inputs alive until the caller's `tf.tidy` ends, as before.
  */
-function releaser(fetches: readonly SymbolicTensor[], feeds: Feeds, values: Map<number, tf.Tensor>): ((used: readonly SymbolicTensor[]) => void) | null {
-  if ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0) return null;
+function releaser(fetches: readonly SymbolicTensor[], feeds: Feeds, values: Map<number, tf.Tensor>): (used: readonly SymbolicTensor[]) => void {
   const keep = new Set<number>([...feeds.keys(), ...fetches.map((f) => f.id)]);
   const remaining = new Map<number, number>([...readersOf(fetches)].map(([id, nodes]) => [id, nodes.length]));
   const freed = new Set<unknown>();

@@ -23,7 +23,10 @@ export interface ClassifierOptions {
    * Layers models: fold each inference-mode `BatchNormalization` into the `Conv2D` or
    * `DepthwiseConv2D` before it, so a forward pass runs one fused kernel instead of two
    * (default `true`; only pairs where the fold is exact are folded: the convolution is
-   * linear, channels last, and its output feeds nothing but the batch-norm). Outputs,
+   * linear, channels last, and its output feeds nothing but the batch-norm). Outside a
+   * gradient tape the fused kernel also takes in a `ZeroPadding2D` before a `'valid'`
+   * convolution (as its explicit padding) and a ReLU or ReLU6 layer after the batch-norm
+   * (as its fused activation), where nothing else reads the tensors in between. Outputs,
    * features and input gradients are those of the unfolded model up to float rounding.
    * Graph models are folded by the converter already; other wrappers ignore this.
    */
