@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eigenCam, fromLayersModel } from '@saliency/core';
+import { eigenCam, fromLayersModel, gradCam } from '@saliency/core';
 import { seeded, useCpu } from '../setup_cpu';
 import { faceSanity, type FaceSanity } from './perturbation_sanity';
-import { arr, commonChecks, gapNet, minMax, randomisationRhos } from './new_method_fixtures';
+import { arr, commonChecks, gapNet, minMax, randomisationRhos, tinyNet } from './new_method_fixtures';
 
 beforeAll(useCpu);
 
@@ -108,6 +108,24 @@ describe('eigenCam', () => {
 
   it('reports progress, aborts, survives a throwing model, and leaks nothing', async () => {
     await commonChecks((o) => eigenCam({ layer: 'feat', batchSize: 1, ...o }));
+  });
+
+  it("'top' costs no forward pass to find the class (one feature pass per batch); given classes are still checked", async () => {
+    const net = tinyNet(7);
+    const x = seeded([3, 8, 8, 3], 12, 0, 1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const want = await eigenCam({ layer: 'feat' }).explain(net.classifier, x, 0);
+    net.failAt(2); // the model's second call throws: only the feature pass may run
+    const top = await eigenCam({ layer: 'feat' }).explain(net.classifier, x, 'top');
+    expect(arr(top)).toEqual(arr(want));
+    net.failAt(2); // Grad-CAM needs the top class (a full forward) first: the same budget fails it
+    await expect(gradCam({ layer: 'feat' }).explain(net.classifier, x, 'top')).rejects.toThrow('simulated failure');
+    net.failAt(null);
+    await expect(eigenCam({ layer: 'feat' }).explain(net.classifier, x, 7)).rejects.toMatchObject({ code: 'BAD_TARGET' });
+    tf.dispose([want, top]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
   });
 });
 

@@ -55,6 +55,12 @@ export interface CamSpec {
   cam(batch: CamBatch): tf.Tensor4D | Promise<tf.Tensor4D>;
   /** When true the method reports progress itself; otherwise {@link camMaps} reports images done. */
   ownProgress?: boolean;
+  /**
+   * When true the map does not depend on the target (Eigen-CAM): `'top'` is then not resolved
+   * (no forward pass to find the top class) and {@link CamBatch.targets} holds −1 for each image;
+   * class indices given explicitly are still checked.
+   */
+  classAgnostic?: boolean;
 }
 
 /**
@@ -148,8 +154,10 @@ export async function camMaps(
 ): Promise<tf.Tensor3D> {
   await checkImages(images, classifier, classifier.inputSize);
   const access = classifier.at(o.layer);
-  const classes = await resolveTargets(classifier, images, targets, o.batchSize);
   const n = images.shape[0];
+  const classes = spec.classAgnostic === true && targets === 'top'
+    ? new Array<number>(n).fill(-1)
+    : await resolveTargets(classifier, images, targets, o.batchSize);
   const parts: tf.Tensor3D[] = [];
   const run: LongRunningOptions = { onProgress: o.onProgress, signal: o.signal };
   try {

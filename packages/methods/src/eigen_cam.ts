@@ -151,6 +151,7 @@ async function principalProjections(features: tf.Tensor4D): Promise<tf.Tensor4D>
 const EIGEN_CAM: CamSpec = {
   name: 'eigencam',
   gradients: false,
+  classAgnostic: true,
   cam: ({ features }: CamBatch) => principalProjections(features),
 };
 
@@ -159,7 +160,8 @@ const EIGEN_CAM: CamSpec = {
  * principal component, per image — with X the `h·w × k` activation matrix (each channel's mean
  * over positions subtracted) and X = UΣVᵀ, map = ReLU(X·v₁), bilinearly up-sampled and min-max
  * normalised. The sign of v₁ is fixed so that the map correlates positively with the mean
- * activation over channels. Class-agnostic (the target does not change the map) and
+ * activation over channels. Class-agnostic (the target does not change the map, and `'top'`
+ * costs no extra forward pass; class indices given are still checked) and
  * GRADIENT-FREE: one forward pass to the layer, so it works on graph models and backends
  * without gradient kernels. The decomposition runs in float64 on the CPU from one read-back of
  * the `min(h·w, k)`-sided Gram matrix per batch (cheap at CAM layers: 7×7 positions).
