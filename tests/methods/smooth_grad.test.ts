@@ -6,7 +6,7 @@ import { initBackend } from '@saliency/node';
 import { guidedBackprop } from '@saliency/methods';
 import { meanGradients } from '@saliency/methods';
 import { logitGradient } from '@saliency/methods';
-import { tenCropViews, viewCoverage } from '../../packages/methods/src/ten_crop';
+import { cropViews, fullView, tenCropViews, viewCoverage } from '../../packages/methods/src/ten_crop';
 import { maxAbsDiff, rng, seeded, useCpu } from '../setup_cpu';
 
 beforeAll(useCpu);
@@ -190,6 +190,21 @@ function normalizedMap(mean: Float64Array, h: number, w: number, c: number, agg:
 
 describe('ten-crop test-time augmentation', () => {
   const [H, W, C, K] = [16, 16, 2, 3];
+
+  it('full views are the indexed images, copied (repeats, runs, jumps and order as given)', () => {
+    const images = seeded([4, 3, 2, 2], 21, 0, 1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const values = Array.from(images.dataSync());
+    const per = 3 * 2 * 2;
+    for (const index of [[2], [0, 1, 2, 3], [1, 2], [3, 3, 3], [2, 0, 0, 1, 2, 3, 1], [3, 2, 1, 0]]) {
+      const x = cropViews(images, index, index.map(() => fullView(3, 2)));
+      expect(x.shape).toEqual([index.length, 3, 2, 2]);
+      expect(Array.from(x.dataSync())).toEqual(index.flatMap((i) => values.slice(i * per, (i + 1) * per)));
+      x.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    images.dispose();
+  });
 
   it('the geometry: ten 14×14 crops of a 16×16 image, covering every pixel 2–10 times', () => {
     const views = tenCropViews(H, W);

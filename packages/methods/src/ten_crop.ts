@@ -60,6 +60,22 @@ function isFull(v: CropView, h: number, w: number): boolean {
 }
 
 /**
+ * `images[index[0]], images[index[1]], …` stacked, as slices of runs of consecutive indices
+ * (concatenated when there are several): wasm's `GatherV2` copies element by element, 5.4 ms per
+ * 224² RGB image against 0.1 ms for a slice, and SmoothGrad repeats each image per sample.
+ */
+function takeImages(images: tf.Tensor4D, index: readonly number[]): tf.Tensor4D {
+  const parts: tf.Tensor4D[] = [];
+  for (let i = 0; i < index.length;) {
+    let j = i + 1;
+    while (j < index.length && index[j] === (index[j - 1] as number) + 1) j++;
+    parts.push(tf.slice(images, [index[i] as number, 0, 0, 0], [j - i, -1, -1, -1]));
+    i = j;
+  }
+  return parts.length === 1 ? (parts[0] as tf.Tensor4D) : (tf.concat(parts, 0) as tf.Tensor4D);
+}
+
+/**
  * Builds the model inputs of a batch of views: `images[imageIndex[i]]` cropped
  * to `views[i]`, mirrored when the view says so, resized bilinearly with
  * aligned corners (the crop's corner pixels land on the output's corner
@@ -80,7 +96,7 @@ function isFull(v: CropView, h: number, w: number): boolean {
 export function cropViews(images: tf.Tensor4D, imageIndex: readonly number[], views: readonly CropView[]): tf.Tensor4D {
   const [, h, w] = images.shape;
   return tf.tidy(() => {
-    if (views.every((v) => isFull(v, h, w))) return tf.gather(images, tf.tensor1d(imageIndex as number[], 'int32'));
+    if (views.every((v) => isFull(v, h, w))) return takeImages(images, imageIndex);
     const sy = h > 1 ? h - 1 : 1;
     const sx = w > 1 ? w - 1 : 1;
     const boxes = views.map((v) => {
