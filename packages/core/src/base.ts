@@ -28,4 +28,4 @@ export { yieldToEventLoop } from './event_loop.js';
 export type { SkippedBackendOf, BackendChoiceOf } from './backend_report.js';
 export { modelZeroColour } from './model_zero.js';
 export { registerFastBackwardKernels, FAST_BACKWARD_KERNELS, type FastBackwardKernels } from './gradients/wasm_backward_kernels.js';
-export { mulberry32 } from './random.js';
+export { mulberry32, standardNormals } from './random.js';

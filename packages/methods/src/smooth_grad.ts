@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { standardNormals } from '@saliency/core/base';
 
 /** SmoothGrad's sample count when it is switched on without one (design.md §3; Smilkov et al. 2017 use 25–50). */
 export const SMOOTH_GRAD_SAMPLES = 25;
@@ -47,7 +48,9 @@ export function noiseScale(images: tf.Tensor4D, level: number): tf.Tensor4D {
 
 /**
  * Adds SmoothGrad noise to a batch of views: item `i` gets standard normal
- * noise drawn with seed `unitSeed(seed, units[i])`, times `std[i]`.
+ * noise drawn with seed `unitSeed(seed, units[i])` (`standardNormals`, a seeded
+ * ziggurat on the host: twice as fast as tfjs's seeded `randomNormal`, whose
+ * numbers it replaces), times `std[i]`.
  *
  * @param x - `[B, H, W, C]` views.
  * @param std - `[B, 1, 1, 1]` noise standard deviation per item.
@@ -63,8 +66,9 @@ export function noiseScale(images: tf.Tensor4D, level: number): tf.Tensor4D {
 export function addSmoothGradNoise(x: tf.Tensor4D, std: tf.Tensor4D, seed: number, units: readonly number[]): tf.Tensor4D {
   const [, h, w, c] = x.shape;
   return tf.tidy(() => {
-    const draws = units.map((u) => tf.randomNormal([1, h, w, c], 0, 1, 'float32', unitSeed(seed, u)));
-    const noise = draws.length === 1 ? draws[0] : tf.concat(draws, 0);
-    return tf.add(x, tf.mul(noise, std));
+    const per = h * w * c;
+    const values = new Float32Array(units.length * per);
+    units.forEach((u, i) => values.set(standardNormals(per, unitSeed(seed, u)), i * per));
+    return tf.add(x, tf.mul(tf.tensor4d(values, [units.length, h, w, c]), std));
   });
 }
