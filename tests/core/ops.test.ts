@@ -257,12 +257,15 @@ describe('gaussianBlur / blurMaps', () => {
     tf.dispose([x, small, px]);
   });
 
-  it('matches a float64 reference (reflect-101, periodic) on small images with huge kernels', () => {
+  it('matches a float64 reference (reflect-101, periodic) on small images with huge kernels, at 224², and past the matrix size', () => {
     const cases: Array<[[number, number, number, number], number, number]> = [
       [[1, 7, 7, 3], 51, 50],
       [[2, 5, 9, 1], 11, 5],
       [[1, 3, 2, 2], 55, 11],
       [[1, 16, 13, 3], 11, 5],
+      [[1, 224, 224, 3], 51, 50], // Group-CAM's baseline blur at MobileNetV2's size (blur matrices)
+      [[1, 520, 6, 2], 11, 5], // a side above 512: two 1-channel convolutions
+      [[1, 3, 530, 1], 51, 50],
     ];
     for (const [shape, k, sigma] of cases) {
       const xs = rand(shape.reduce((a, b) => a * b, 1), k);
