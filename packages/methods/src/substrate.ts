@@ -48,7 +48,13 @@ export function checkSubstrateOption(substrate: unknown, fn: string): SubstrateO
 export function blendWithMasks(x: tf.Tensor4D, masks: tf.Tensor3D, background: tf.Tensor | readonly number[]): tf.Tensor4D {
   return tf.tidy(() => {
     const bg = background instanceof tf.Tensor ? tf.cast(background, 'float32') : tf.tensor1d(background as number[], 'float32');
-    const m = tf.expandDims(tf.cast(masks, 'float32'), 3);
-    return tf.add(bg, tf.mul(tf.sub(tf.cast(x, 'float32'), bg), m)) as tf.Tensor4D;
+    const [b, h, w] = masks.shape;
+    const c = x.shape[3];
+    const m = tf.cast(masks, 'float32');
+    // The masks repeated over the channels as an outer product with ones (a K = 1 matrix product):
+    // wasm broadcasts a [b, H, W, 1] operand against [1, H, W, C] element by element (10.7 ms for 32
+    // masks at 224² RGB), while a batch-only broadcast of same-shaped rows is a plain loop.
+    const mc = c === 1 ? tf.reshape(m, [b, h, w, 1]) : tf.reshape(tf.matMul(tf.reshape(m, [b * h * w, 1]), tf.ones([1, c])), [b, h, w, c]);
+    return tf.add(bg, tf.mul(tf.sub(tf.cast(x, 'float32'), bg), mc)) as tf.Tensor4D;
   });
 }
