@@ -94,7 +94,9 @@ describe('a timer-fired abort lands between batches', () => {
 
   it('saliency metric (several boxes)', async () => {
     const image = seeded([16, 16, 3], 3) as tf.Tensor3D;
-    const boxes = [0, 2, 4, 6].map((o) => ({ x: o, y: o, width: 8, height: 8 }));
+    // 64 boxes, one per batch: the timer (≥ 1 ms in Node) must fall due before the last batch even
+    // when each tiny batch takes a fraction of a millisecond (4 boxes were not always enough).
+    const boxes = Array.from({ length: 64 }, (_, i) => ({ x: i % 8, y: Math.floor(i / 8), width: 8, height: 8 }));
     await abortsBeforeTheEnd((signal, onProgress) => saliencyMetricBoxes(classifier, image, boxes, 0, { batchSize: 1, signal, onProgress }));
     image.dispose();
   });
