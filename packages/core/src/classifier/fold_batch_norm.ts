@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { readersOf } from './layers_executor.js';
 
 type Layer = LayersModel['layers'][number];
 
@@ -59,20 +60,15 @@ interface ZeroPaddingLike {
   padding: [[number, number], [number, number]];
 }
 
-/** The layers that read each symbolic tensor (by id), once per read; the model's outputs count as a reader (`null`). */
+/**
+ * The layers that read each symbolic tensor (by id), once per read, from the executor's graph walk
+ * ({@link readersOf}); the model's outputs count as a reader (`null`), so they are never folded through.
+ */
 function readersByTensor(model: LayersModel): Map<number, (Layer | null)[]> {
-  const readers = new Map<number, (Layer | null)[]>();
-  const add = (id: number, layer: Layer | null): void => {
-    const list = readers.get(id);
-    if (list == null) readers.set(id, [layer]);
-    else list.push(layer);
-  };
-  for (const layer of model.layers) {
-    for (const node of layer.inboundNodes) {
-      for (const t of node.inputTensors) add(t.id, layer);
-    }
-  }
-  for (const out of model.outputs) add(out.id, null);
+  const readers = new Map<number, (Layer | null)[]>(
+    [...readersOf(model.outputs)].map(([id, nodes]) => [id, nodes.map((n) => n.outboundLayer as Layer)]),
+  );
+  for (const out of model.outputs) readers.set(out.id, [...(readers.get(out.id) ?? []), null]);
   return readers;
 }
 
