@@ -21,7 +21,9 @@ import {
   buildPlan, DEFAULT_PASS_BATCH, ESTIMATE_RATIO, FULL, METHODS, MODELS, PERTURBATION, PERTURBATION_TARGET, QUICK, RISE_N, scalePasses, SESS_SETTINGS, sizeRow,
 } from './lib/plan.mjs';
 import { profileRun } from './lib/profile.mjs';
-import { describePasses, floorMs, floorRatio, fmtMs, fmtRatio, loneFloorMs, PASS_KINDS, renderMarkdown, rowLabel, runsFor, summarize } from './lib/stats.mjs';
+import {
+  describePasses, floorMs, floorRatio, fmtMs, fmtRatio, loneFloorMs, median, pairedFloorMs, pairedFloorPlan, PASS_KINDS, renderMarkdown, rowLabel, runsFor, summarize,
+} from './lib/stats.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,18 +95,24 @@ const result = {
 
 const line = (s) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 
-/** Warm-up (unless the row is long), then timed runs; counts passes on the first timed run. */
-async function measure(call, counter, estimateMs, forceWarmup) {
+/**
+ * Warm-up (unless the row is long), then timed runs; counts passes on the first timed run. With
+ * `pair` (a function timing the row's floor passes), each run is followed by one timing of its
+ * floor: `pairs` holds `{ ms, floorMs }` per run.
+ */
+async function measure(call, counter, estimateMs, forceWarmup, pair = null) {
   const before = tf.memory().numTensors;
   const notesOut = [];
   let ref = estimateMs;
   if (forceWarmup || estimateMs <= cfg.longRowMs) {
     ref = await once(call);
+    if (pair != null) await pair();
   } else {
     notesOut.push(`no separate warm-up (run > ${cfg.longRowMs / 1000} s; the floor rows warmed the model)`);
   }
   let runs = runsFor(ref, cfg);
   const ms = [];
+  const pairs = [];
   let counted = null;
   for (let i = 0; i < runs; i++) {
     counter?.reset();
@@ -113,11 +121,12 @@ async function measure(call, counter, estimateMs, forceWarmup) {
       counted = counter?.counts() ?? null;
       runs = Math.min(runs, runsFor(ms[0], cfg));
     }
+    if (pair != null) pairs.push({ ms: ms[i], floorMs: await pair() });
   }
   if (runs < cfg.runs) notesOut.push(`${runs} run${runs > 1 ? 's' : ''} (run > ${cfg.longRowMs / 1000} s)`);
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) notesOut.push(`LEAK: ${leaked} tensors`);
-  return { time: summarize(ms), counted, notes: notesOut, leaked };
+  return { time: summarize(ms), counted, notes: notesOut, leaked, pairs };
 }
 
 const sameCounts = (a, b) => a != null && PASS_KINDS.every((k) => (a[k] ?? 0) === (b[k] ?? 0));
@@ -174,6 +183,26 @@ async function benchModel(name) {
   const startUnits = unitsFrom(done.map((d) => ({ method: d.row.method, images: d.row.images, ms: d.time.median })));
   info.unitsStart = startUnits;
   line(`${name} units at the start (ms/image): ${fmtUnits(startUnits)}`);
+  // The paired floor: after each run of a method row, its floor passes are timed once (the unit
+  // calls at the batch that gave each unit at the start, a lone pass at batch 1), so that the
+  // row and its floor see the same load. ratio, paired = the median of the per-run ratios.
+  const unitCall = (kind, batch) => done.find((d) => UNIT_OF[d.row.method] === kind && d.row.images === batch)?.call;
+  const fullBatch = {};
+  for (const k of PASS_KINDS) {
+    const perImage = done.filter((d) => UNIT_OF[d.row.method] === k && (k !== 'F' || d.row.images > 1)).map((d) => ({ batch: d.row.images, ms: d.time.median / d.row.images }));
+    if (perImage.length > 0) fullBatch[k] = perImage.sort((a, b) => a.ms - b.ms)[0].batch;
+  }
+  info.pairBatches = fullBatch;
+  const pairFor = (passes, images) => {
+    const fplan = pairedFloorPlan(passes, images, fullBatch);
+    const calls = fplan.map((p) => unitCall(p.kind, p.batch));
+    if (calls.some((c) => c == null)) return null;
+    return async () => {
+      const t = [];
+      for (const c of calls) t.push(await once(c));
+      return pairedFloorMs(fplan, t);
+    };
+  };
   // 2. Methods, ± SESS, sized with the start units. A load probe (one forward at batch 8) runs
   // before the first row and after every row: the mean of the probes around a row over the
   // fastest probe of the model is the row's load factor (other work on the machine).
@@ -203,19 +232,21 @@ async function benchModel(name) {
       line(`${name} ${rowLabel(r)} batch ${r.images}: SKIPPED, ${s.skip}`);
       continue;
     }
-    const m = await measure(makeCall(r, model, s.params, counter.wrapped), counter, s.estimateMs, false);
+    const m = await measure(makeCall(r, model, s.params, counter.wrapped), counter, s.estimateMs, false, pairFor(s.passes, r.images));
     const after = await once(probe);
     probes.push(after);
     out.probeMs = (lastProbe + after) / 2;
     lastProbe = after;
     out.time = m.time;
+    out.pairs = m.pairs;
+    out.ratioPaired = m.pairs.length > 0 ? median(m.pairs.map((p) => p.ms / p.floorMs)) : null;
     out.counted = m.counted == null ? '' : describePasses(m.counted);
     out.countedTotal = m.counted;
     out.notes.push(...m.notes);
     if (!sameCounts(m.counted, out.passesTotal)) out.notes.push('counted passes differ from the required ones');
     measured.push(out);
     line(`${name} ${rowLabel(r)} batch ${r.images} pass batch ${passBatch} ${s.settings}: ${fmtMs(m.time.median)} [${fmtMs(m.time.min)}–${fmtMs(m.time.max)}] ` +
-      `×${m.time.runs} (floor at the start units ${fmtMs(s.floorMs)} → ${fmtRatio(m.time.median / s.floorMs)}); passes ${out.passes}, counted ${out.counted}`);
+      `×${m.time.runs} (floor at the start units ${fmtMs(s.floorMs)} → ${fmtRatio(m.time.median / s.floorMs)}; paired ${fmtRatio(out.ratioPaired)}); passes ${out.passes}, counted ${out.counted}`);
   }
   // 3. The floor rows again (3 runs, those under the long-row limit); units = the best of both.
   const again = [];

@@ -12,7 +12,13 @@ export declare function sessPasses(base: Passes, geometry: { patches: number; ke
 export declare function floorMs(passes: Passes, units: Partial<Passes>, images?: number): number;
 export declare function floorRatio(ms: number, floor: number): number | null;
 export declare function describePasses(passes: Passes, images?: number): string;
-export declare function runsFor(estimateMs: number, cfg: { runs: number; longRowMs: number; longRowBudgetMs: number }): number;
+export declare function runsFor(
+  estimateMs: number, cfg: { runs: number; longRowMs: number; longRowBudgetMs: number; shortRowMs?: number; shortRuns?: number },
+): number;
+export declare const PAIRED_LIMIT: number;
+export interface PairedCall { kind: PassKind; batch: number; count: number }
+export declare function pairedFloorPlan(passes: Passes, images: number, fullBatch: Partial<Passes>): PairedCall[];
+export declare function pairedFloorMs(plan: readonly PairedCall[], callMs: readonly number[]): number;
 export declare function pickSize(candidates: readonly number[], unitMs: number, targetMs: number, fixedMs?: number): number;
 export declare function fmtMs(ms: number | null | undefined): string;
 export declare function fmtRatio(r: number | null | undefined): string;

@@ -107,6 +107,36 @@ export function loneFloorMs(passes, units, units1, images = 1) {
   return t;
 }
 
+/** The floor-ratio limit the paired column is checked against (issue 18: every ratio ≤ 1.3). */
+export const PAIRED_LIMIT = 1.3;
+
+/** Pass kinds whose batch-1 time is measured (the lone kinds of {@link loneFloorMs}). */
+const LONE_KINDS = ['F', 'G', 'L'];
+
+/**
+ * The unit calls that time a row's floor right after each of its runs (the paired floor): per pass
+ * kind the row needs, `{ kind, batch, count }` — the kind's call at batch 1 when the row needs it
+ * exactly once (as in {@link loneFloorMs}), else at `fullBatch[kind]` (the batch whose per-image
+ * time was the unit at the start of the run). `passes` per image, `images` per call.
+ */
+export function pairedFloorPlan(passes, images, fullBatch) {
+  const plan = [];
+  for (const k of PASS_KINDS) {
+    if (!passes[k]) continue;
+    const count = passes[k] * images;
+    const batch = count === 1 && LONE_KINDS.includes(k) ? 1 : fullBatch[k];
+    if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`pairedFloorPlan: no batch for pass kind ${k}`);
+    plan.push({ kind: k, batch, count });
+  }
+  return plan;
+}
+
+/** The floor from one timing of each call of a {@link pairedFloorPlan}: Σ count × (ms / batch). */
+export function pairedFloorMs(plan, callMs) {
+  if (callMs.length !== plan.length) throw new Error(`pairedFloorMs: ${plan.length} calls, ${callMs.length} times`);
+  return plan.reduce((t, p, i) => t + p.count * (callMs[i] / p.batch), 0);
+}
+
 /** Method time / floor. */
 export function floorRatio(ms, floor) {
   return floor > 0 ? ms / floor : null;
@@ -120,10 +150,13 @@ export function describePasses(passes, images = 1) {
 }
 
 /**
- * Timed runs for a row whose single run takes about `estimateMs`: `runs` when it is at most
- * `longRowMs`, otherwise as many as fit in `longRowBudgetMs` (at least 1, at most `runs`).
+ * Timed runs for a row whose single run takes about `estimateMs`: `shortRuns` (at least `runs`)
+ * when it is at most `shortRowMs` (a median of 5 runs of ~15 ms is at the mercy of one slow
+ * moment), `runs` when it is at most `longRowMs`, otherwise as many as fit in `longRowBudgetMs`
+ * (at least 1, at most `runs`).
  */
-export function runsFor(estimateMs, { runs, longRowMs, longRowBudgetMs }) {
+export function runsFor(estimateMs, { runs, longRowMs, longRowBudgetMs, shortRowMs = 0, shortRuns = runs }) {
+  if (estimateMs <= shortRowMs) return Math.max(runs, shortRuns);
   if (estimateMs <= longRowMs) return runs;
   return Math.max(1, Math.min(runs, Math.floor(longRowBudgetMs / estimateMs)));
 }
@@ -186,7 +219,10 @@ export function renderMarkdown(result) {
     'the call makes only once (one image, one gradient) costs its batch-1 time, since no call can run a single pass at batch-8 throughput ' +
     '(the same as "ratio" for every row with more than one pass of each kind). "load" = a forward at batch 8 timed before and after every row ' +
     '(their mean) over the fastest such probe of the model; "ratio, load-corrected" = median / (floor × load), i.e. with the slow-down ' +
-    'from other work on the machine during that row taken out. ' +
+    'from other work on the machine during that row taken out. "ratio, paired" = the median over the row\'s runs of run time / its floor timed ' +
+    'right after that run (each unit call the floor needs, once: a pass kind the call makes only once at batch 1, every other kind at the batch ' +
+    'that gave its unit at the start), so that a row and its floor see the same load; ✗ marks one above ' + PAIRED_LIMIT + '. ' +
+    (result.settings?.shortRuns != null ? `Rows of at most ${result.settings.shortRowMs} ms run ${result.settings.shortRuns} times, others ${result.settings.runs}. ` : '') +
     'SESS rows: 12 scales, pre-filter r = 0.9, no smoothing, `batchSize` 16, on an input at the model size (square). ' +
     '"batch" = images per call; "pass batch" = the method\'s own `batchSize` (masked images or gradient samples per pass).');
   for (const model of result.models) {
@@ -201,14 +237,23 @@ export function renderMarkdown(result) {
     out.push('');
     const rows = result.rows.filter((r) => r.model === model.name);
     out.push(markdownTable(
-      ['method', 'batch', 'pass batch', 'settings', 'runs', 'median', 'min–max', 'per image', 'passes (required)', 'passes (counted)', 'floor', 'ratio', 'ratio of min', 'load', 'ratio, load-corrected', 'ratio, lone passes at batch 1', 'notes'],
+      ['method', 'batch', 'pass batch', 'settings', 'runs', 'median', 'min–max', 'per image', 'passes (required)', 'passes (counted)', 'floor', 'ratio', 'ratio of min', 'load', 'ratio, load-corrected', 'ratio, lone passes at batch 1', 'ratio, paired', 'notes'],
       rows.map((r) => r.skipped != null
-        ? [rowLabel(r), r.images, r.passBatch ?? '', r.settings ?? '', 0, '–', '–', '–', r.passes ?? '', '', fmtMs(r.floorMs), '–', '–', '–', '–', '–', `skipped: ${r.skipped}`]
+        ? [rowLabel(r), r.images, r.passBatch ?? '', r.settings ?? '', 0, '–', '–', '–', r.passes ?? '', '', fmtMs(r.floorMs), '–', '–', '–', '–', '–', '–', `skipped: ${r.skipped}`]
         : [rowLabel(r), r.images, r.passBatch ?? '', r.settings ?? '', r.time.runs, fmtMs(r.time.median),
           `${fmtMs(r.time.min)}–${fmtMs(r.time.max)}`, fmtMs(r.time.median / r.images), r.passes, r.counted ?? '', fmtMs(r.floorMs),
           `${fmtRatio(r.ratio)}${r.target != null ? (r.ratio <= r.target ? ' ✓' : ` ✗ (target ≤ ${r.target})`) : ''}`,
-          fmtRatio(r.ratioMin), r.load == null ? '–' : `×${r.load.toFixed(2)}`, fmtRatio(r.ratioAdjusted), r.ratioLone == null ? '–' : fmtRatio(r.ratioLone), (r.notes ?? []).join('; ')]),
+          fmtRatio(r.ratioMin), r.load == null ? '–' : `×${r.load.toFixed(2)}`, fmtRatio(r.ratioAdjusted), r.ratioLone == null ? '–' : fmtRatio(r.ratioLone),
+          r.ratioPaired == null ? '–' : `${fmtRatio(r.ratioPaired)}${r.ratioPaired > PAIRED_LIMIT ? ` ✗ (> ${PAIRED_LIMIT})` : ''}`, (r.notes ?? []).join('; ')]),
     ));
+    const paired = rows.filter((r) => r.ratioPaired != null);
+    if (paired.length > 0) {
+      const over = paired.filter((r) => r.ratioPaired > PAIRED_LIMIT);
+      const worst = paired.reduce((a, b) => (b.ratioPaired > a.ratioPaired ? b : a));
+      out.push('');
+      out.push(`Paired ratios: ${paired.length} rows, highest ${fmtRatio(worst.ratioPaired)} (${rowLabel(worst)}, batch ${worst.images}); ` +
+        (over.length === 0 ? `every one ≤ ${PAIRED_LIMIT} ✓.` : `${over.length} above ${PAIRED_LIMIT} ✗: ${over.map((r) => `${rowLabel(r)} batch ${r.images} (${fmtRatio(r.ratioPaired)})`).join(', ')}.`));
+    }
   }
   if (result.sessSpeedup?.length > 0) {
     out.push('');

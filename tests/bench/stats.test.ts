@@ -3,8 +3,8 @@
 // kernel aggregation and the markdown; and that --quick's rows are a subset of the full run's.
 import { describe, expect, it } from 'vitest';
 import {
-  aggregateKernels, describePasses, floorMs, loneFloorMs, floorRatio, fmtMs, fmtRatio, markdownTable, median, passesPerImage,
-  pickSize, renderMarkdown, runsFor, sessPasses, summarize,
+  aggregateKernels, describePasses, floorMs, loneFloorMs, floorRatio, fmtMs, fmtRatio, markdownTable, median, pairedFloorMs, pairedFloorPlan,
+  passesPerImage, pickSize, renderMarkdown, runsFor, sessPasses, summarize,
 } from '../../bench/lib/stats.mjs';
 import { buildPlan, FULL, METHODS, QUICK, RISE_N, rowKey, sizeRow, SMOOTH_SAMPLES } from '../../bench/lib/plan.mjs';
 
@@ -85,6 +85,32 @@ describe('passes a method cannot avoid (design.md §8, §4)', () => {
     expect(() => loneFloorMs({ F: 0, G: 0, L: 0, H: 2 }, { F: 1 }, units1)).toThrow(/no unit cost for pass kind H/);
   });
 
+  it('paired floor: the unit calls a row needs (lone kinds at batch 1), and Σ count × ms / batch', () => {
+    const full = { F: 8, G: 8, L: 8, H: 32, R: 32 };
+    // Grad-CAM on one image: one layer gradient at batch 1.
+    expect(pairedFloorPlan({ F: 0, G: 0, L: 1 }, 1, full)).toEqual([{ kind: 'L', batch: 1, count: 1 }]);
+    // Grad-CAM on 8 images: 8 layer gradients at the full batch.
+    expect(pairedFloorPlan({ F: 0, G: 0, L: 1 }, 8, full)).toEqual([{ kind: 'L', batch: 8, count: 8 }]);
+    // SESS(Grad-CAM): 122 + 13 forwards batched, 13 layer gradients batched.
+    const sessPlan = pairedFloorPlan(sessPasses({ F: 0, G: 0, L: 1 }, { patches: 122, kept: 13 }), 1, full);
+    expect(sessPlan).toEqual([{ kind: 'F', batch: 8, count: 122 }, { kind: 'L', batch: 8, count: 13 }]);
+    // 122 × 80/8 + 13 × 96/8 = 1220 + 156
+    expect(pairedFloorMs(sessPlan, [80, 96])).toBe(1376);
+    // Ablation-CAM: the lone forward at batch 1, the 1281 rest passes at 32 (R has no batch-1 kind).
+    const abl = pairedFloorPlan({ F: 1, G: 0, L: 0, R: 1281 }, 1, full);
+    expect(abl).toEqual([{ kind: 'F', batch: 1, count: 1 }, { kind: 'R', batch: 32, count: 1281 }]);
+    expect(pairedFloorMs(abl, [12, 0.32 * 32])).toBeCloseTo(12 + 1281 * 0.32, 9);
+    // The same floor as loneFloorMs when each call takes its unit × batch.
+    const units: Record<string, number> = { F: 10, G: 100, L: 14, R: 0.25 }, units1: Record<string, number> = { F: 12, G: 136, L: 30 };
+    for (const [passes, images] of [[{ F: 33, G: 0, L: 1 }, 1], [{ F: 0, G: 1, L: 1 }, 1], [{ F: 0, G: 25, L: 0 }, 1], [{ F: 1, G: 0, L: 0, R: 9 }, 8]] as const) {
+      const plan = pairedFloorPlan(passes, images, full);
+      const ms = plan.map((c) => (c.batch === 1 && c.count === 1 ? units1[c.kind] : units[c.kind] * c.batch));
+      expect(pairedFloorMs(plan, ms)).toBeCloseTo(loneFloorMs(passes, units, units1, images), 9);
+    }
+    expect(() => pairedFloorPlan({ F: 2, G: 0, L: 0 }, 1, { G: 8 })).toThrow(/no batch for pass kind F/);
+    expect(() => pairedFloorMs(sessPlan, [80])).toThrow(/2 calls, 1 times/);
+  });
+
   it('describes passes', () => {
     expect(describePasses({ F: 122, G: 0, L: 13 })).toBe('122 F + 13 L');
     expect(describePasses({ F: 0, G: 25, L: 0 }, 8)).toBe('8 × (25 G)');
@@ -103,6 +129,13 @@ describe('run counts and sizes', () => {
     expect(runsFor(100000, cfg)).toBe(1);
     expect(runsFor(10000, { runs: 5, longRowMs: 5000, longRowBudgetMs: 40000 })).toBe(4);
     expect(runsFor(1000, { runs: 5, longRowMs: 500, longRowBudgetMs: 40000 })).toBe(5); // capped at runs
+    // Short rows: more runs, so that one slow moment does not set the median.
+    const short = { ...cfg, shortRowMs: 200, shortRuns: 15 };
+    expect(runsFor(15, short)).toBe(15);
+    expect(runsFor(200, short)).toBe(15);
+    expect(runsFor(201, short)).toBe(5);
+    expect(runsFor(30000, short)).toBe(1);
+    expect(runsFor(15, { ...cfg, shortRowMs: 200, shortRuns: 3 })).toBe(5); // never fewer than runs
   });
 
   it('the largest size that fits the target, else the smallest', () => {
@@ -207,11 +240,11 @@ describe('markdown', () => {
       rows: [
         { model: 'face', method: 'gradcam', sess: false, images: 1, passBatch: 8, settings: '', time: { runs: 3, median: 22.1, min: 18.7, max: 26.8 },
           passes: '1 L', counted: '1 L', floorMs: 14.1, ratio: 22.1 / 14.1, ratioMin: 18.7 / 14.1, load: 1.1, ratioAdjusted: 22.1 / 14.1 / 1.1,
-          loneFloorMs: 20, ratioLone: 22.1 / 20, target: null, notes: [] },
+          loneFloorMs: 20, ratioLone: 22.1 / 20, ratioPaired: 1.31, target: null, notes: [] },
         { model: 'face', method: 'rise', sess: false, images: 8, passBatch: 32, settings: 'N=128', time: { runs: 5, median: 12640, min: 12000, max: 13000 },
           passes: '1024 F', counted: '1024 F', floorMs: 10000, ratio: 1.26, ratioMin: 1.2, target: 1.2, notes: ['N=128 instead of 4000: floor scaled to N'] },
         { model: 'face', method: 'scorecam', sess: false, images: 1, passBatch: 32, settings: 'K=256', time: { runs: 5, median: 2800, min: 2700, max: 2900 },
-          passes: '257 F', counted: '257 F', floorMs: 2570, ratio: 2800 / 2570, ratioMin: 2700 / 2570, target: 1.2, notes: [] },
+          passes: '257 F', counted: '257 F', floorMs: 2570, ratio: 2800 / 2570, ratioMin: 2700 / 2570, ratioPaired: 1.04, target: 1.2, notes: [] },
         { model: 'face', method: 'scorecam', sess: true, images: 8, passBatch: 16, settings: 'K=256', passes: '8 × (3463 F)', floorMs: 277040,
           skipped: 'estimated 346 s per run > cap 120 s' },
       ],
@@ -222,10 +255,11 @@ describe('markdown', () => {
     });
     expect(md).toContain('# Bench 2026-01-02 — wasm\n');
     expect(md).toContain('Units (ms per image): F 10.0 ms, G 100 ms, L 14.0 ms, H 0.500 ms (at the start F 10.0 ms, G 120 ms, L 14.0 ms; after the rows F 11.0 ms, G 100 ms, L 15.0 ms); at batch 1: F 12.0 ms, G 136 ms, L 20.0 ms.');
-    expect(md).toContain('| gradcam | 1 | 8 |  | 3 | 22.1 ms | 18.7 ms–26.8 ms | 22.1 ms | 1 L | 1 L | 14.1 ms | 1.57 | 1.33 | ×1.10 | 1.42 | 1.10 |  |');
-    expect(md).toContain('| rise | 8 | 32 | N=128 | 5 | 12.6 s | 12.0 s–13.0 s | 1.58 s | 1024 F | 1024 F | 10.0 s | 1.26 ✗ (target ≤ 1.2) | 1.20 | – | – | – | N=128 instead of 4000: floor scaled to N |');
-    expect(md).toContain('| scorecam | 1 | 32 | K=256 | 5 | 2.80 s | 2.70 s–2.90 s | 2.80 s | 257 F | 257 F | 2.57 s | 1.09 ✓ | 1.05 | – | – | – |  |');
-    expect(md).toContain('| sess(scorecam) | 8 | 16 | K=256 | 0 | – | – | – | 8 × (3463 F) |  | 277 s | – | – | – | – | – | skipped: estimated 346 s per run > cap 120 s |');
+    expect(md).toContain('| gradcam | 1 | 8 |  | 3 | 22.1 ms | 18.7 ms–26.8 ms | 22.1 ms | 1 L | 1 L | 14.1 ms | 1.57 | 1.33 | ×1.10 | 1.42 | 1.10 | 1.31 ✗ (> 1.3) |  |');
+    expect(md).toContain('| rise | 8 | 32 | N=128 | 5 | 12.6 s | 12.0 s–13.0 s | 1.58 s | 1024 F | 1024 F | 10.0 s | 1.26 ✗ (target ≤ 1.2) | 1.20 | – | – | – | – | N=128 instead of 4000: floor scaled to N |');
+    expect(md).toContain('| scorecam | 1 | 32 | K=256 | 5 | 2.80 s | 2.70 s–2.90 s | 2.80 s | 257 F | 257 F | 2.57 s | 1.09 ✓ | 1.05 | – | – | – | 1.04 |  |');
+    expect(md).toContain('| sess(scorecam) | 8 | 16 | K=256 | 0 | – | – | – | 8 × (3463 F) |  | 277 s | – | – | – | – | – | – | skipped: estimated 346 s per run > cap 120 s |');
+    expect(md).toContain('Paired ratios: 2 rows, highest 1.31 (gradcam, batch 1); 1 above 1.3 ✗: gradcam batch 1 (1.31).');
     expect(md).toContain('| face | gradcam | 12 | 122 (122) | 2.00 s | 5.00 s | ×2.50 | 1.00 s | 3.00 s | ×3.00 |');
     expect(md).toContain('| 8000 | 1.0 MiB | 2.0 MiB | 1.60 s |');
     expect(md).toContain('Ratio N=8000 / N=500: 1.00 (target ≤ 1.5) ✓');
