@@ -38,13 +38,13 @@ export const ESTIMATE_RATIO = 1.25;
 /** Run settings: the full run and --quick (fewer runs, a subset of rows, smaller sizes). */
 export const FULL = Object.freeze({
   name: 'full', runs: 5, images: [1, 8], sessImages: [1, 8], sessMethods: null, passBatchRows: ['rise', 'groupcam'], loopB8Models: ['digits'],
-  targetMs: 2500, sessTargetMs: 6000, capMs: 120000, longRowMs: 20000, longRowBudgetMs: 40000, shortRowMs: 200, shortRuns: 15,
+  targetMs: 2500, sessTargetMs: 6000, capMs: 120000, longRowMs: 20000, longRowBudgetMs: 40000, shortRowMs: 200, shortRuns: 15, pairRepeatBelowMs: 5, pairRepeats: 9,
   riseMin: 128, sessRiseMin: 32, memoryN: [500, 8000], memoryCapMs: 240000, speedup: true, speedupScales: 12, speedupRuns: 3, profiles: 2, profileMinMs: 200, profileMaxMs: 30000,
   models: ['face', 'mobilenet', 'digits'], cpuModels: ['face'],
 });
 export const QUICK = Object.freeze({
   name: 'quick', runs: 3, images: [1], sessImages: [1], sessMethods: ['gradcam'], passBatchRows: [], loopB8Models: [],
-  targetMs: 500, sessTargetMs: 2500, capMs: 8000, longRowMs: 20000, longRowBudgetMs: 20000, shortRowMs: 200, shortRuns: 9,
+  targetMs: 500, sessTargetMs: 2500, capMs: 8000, longRowMs: 20000, longRowBudgetMs: 20000, shortRowMs: 200, shortRuns: 9, pairRepeatBelowMs: 5, pairRepeats: 9,
   riseMin: 128, sessRiseMin: 32, memoryN: [256, 1024], memoryCapMs: 15000, speedup: true, speedupScales: 6, speedupRuns: 2, profiles: 1, profileMinMs: 200, profileMaxMs: 5000,
   models: ['face', 'digits'], cpuModels: ['face'],
 });

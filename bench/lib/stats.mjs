@@ -220,8 +220,9 @@ export function renderMarkdown(result) {
     '(the same as "ratio" for every row with more than one pass of each kind). "load" = a forward at batch 8 timed before and after every row ' +
     '(their mean) over the fastest such probe of the model; "ratio, load-corrected" = median / (floor × load), i.e. with the slow-down ' +
     'from other work on the machine during that row taken out. "ratio, paired" = the median over the row\'s runs of run time / its floor timed ' +
-    'right after that run (each unit call the floor needs, once: a pass kind the call makes only once at batch 1, every other kind at the batch ' +
-    'that gave its unit at the start), so that a row and its floor see the same load; ✗ marks one above ' + PAIRED_LIMIT + '. ' +
+    'right after that run (each unit call the floor needs, the fastest of 2 timings, of 9 for calls under 5 ms: a pass kind the call makes only ' +
+    'once at batch 1, every other kind at the batch that gave its unit at the start), so that a row and its floor see the same load; ✗ marks ' +
+    'one above ' + PAIRED_LIMIT + '. ' +
     (result.settings?.shortRuns != null ? `Rows of at most ${result.settings.shortRowMs} ms run ${result.settings.shortRuns} times, others ${result.settings.runs}. ` : '') +
     'SESS rows: 12 scales, pre-filter r = 0.9, no smoothing, `batchSize` 16, on an input at the model size (square). ' +
     '"batch" = images per call; "pass batch" = the method\'s own `batchSize` (masked images or gradient samples per pass).');

@@ -96,6 +96,23 @@ describe('SIMD micro-kernels on a WebAssembly.Memory', () => {
     }
     expect(Number.isNaN(f[OUT / 4 + 3])).toBe(true);
     expect(bad).toBe(0);
+    // guided relu: x > 0 && dy > 0 ? dy : +0 (NaN in x or dy, and ∞ dy where x ≤ 0, give +0)
+    const dy5 = f[DY / 4 + 5];
+    f[DY / 4 + 5] = NaN;
+    k!.guidedReluGrad(X, DY, OUT, n);
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const x = f[X / 4 + i], dy = f[DY / 4 + i];
+      const want = x > 0 && dy > 0 ? dy : 0;
+      if (!Object.is(f[OUT / 4 + i], want)) bad++;
+      if (want !== 0) kept++;
+    }
+    expect(f[OUT / 4 + 3]).toBe(0);
+    expect(Object.is(f[OUT / 4 + 5], 0)).toBe(true);
+    expect(bad).toBe(0);
+    expect(kept).toBeGreaterThan(n / 8); // every branch taken: both signs of x and of dy
+    expect(kept).toBeLessThan(n / 2);
+    f[DY / 4 + 5] = dy5; // finite again for the products below
     for (const c of [1, 3, 8, 13]) {
       const rows = 9, A = OUT + 4 * 1040, B = A + 128, O = B + 128;
       for (let j = 0; j < c; j++) { f[A / 4 + j] = 0.37 + 0.11 * j; f[B / 4 + j] = 1.9 - 0.23 * j; }
@@ -119,7 +136,7 @@ describe('fast backward kernels on the wasm backend', () => {
     await tf.setBackend('wasm');
     const r = registerFastBackwardKernels('wasm');
     added = r.added;
-    expect(r.replaced).toEqual(['Conv2DBackpropInput', 'MaxPoolGrad']);
+    expect(r.replaced).toEqual(['Conv2DBackpropInput', 'MaxPoolGrad', 'Slice']);
     expect(registerFastBackwardKernels('wasm')).toBe(r); // idempotent
     expect(registerFastBackwardKernels('cpu').replaced).toEqual([]);
   });
@@ -226,6 +243,11 @@ describe('fast backward kernels on the wasm backend', () => {
     expectBitExact(await on('wasm', () => run(FAST_BACKWARD_KERNELS.reluGrad, { x: x(), dy: dy() })),
       await on('wasm', () => tf.mul(dy(), tf.cast(tf.step(x()), 'float32'))), 'relu grad');
     expectBitExact(await on('wasm', clip('fast')), await on('cpu', clip('tfjs')), 'clip grad vs cpu');
+    // guided backpropagation's relu gradient (packages/methods/src/guided_relu.ts): relu(dy) · step(x)
+    const guidedFast = (): tf.Tensor => run(FAST_BACKWARD_KERNELS.guidedReluGrad, { x: x(), dy: dy() });
+    const guidedOps = (): tf.Tensor => tf.mul(tf.relu(dy()), tf.step(x()));
+    expectBitExact(await on('wasm', guidedFast), await on('wasm', guidedOps), 'guided relu grad');
+    expectBitExact(await on('wasm', guidedFast), await on('cpu', guidedOps), 'guided relu grad vs cpu');
     for (const c of [6, 3]) {
       const a = (): tf.Tensor => T([c], 12), b = (): tf.Tensor => T([c], 13), d = (): tf.Tensor => T([2, 4, 5, c], 14);
       const fast = (): tf.Tensor => run(FAST_BACKWARD_KERNELS.scaleChannels, { dy: d(), a: a(), b: b() });
@@ -245,6 +267,35 @@ describe('fast backward kernels on the wasm backend', () => {
       expectBitExact(await on('wasm', () => run(FAST_BACKWARD_KERNELS.slice, { x: T(shape, 15) }, { begin, size })),
         await on('cpu', () => tf.slice(T(shape, 15), begin, size)), `slice ${shape} ${begin} ${size}`);
     }
+  });
+
+  it('tf.slice on wasm (its Slice kernel replaced) equals cpu for float32, int32 and bool, every rank, -1 sizes and empty boxes', async () => {
+    const cases: Array<[number[], number[], number[]]> = [
+      [[16, 9, 8, 3], [5, 0, 0, 0], [1, -1, -1, -1]], // one image out of a batch: one contiguous run
+      [[16, 9, 8, 3], [2, 0, 0, 0], [3, 9, 8, 3]],
+      [[3, 9, 8, 5], [1, 2, 1, 0], [2, 5, 6, 5]],
+      [[2, 7, 6, 4], [1, 1, 2, 1], [1, 4, 3, 2]],
+      [[4, 6], [1, 2], [3, -1]],
+      [[11], [3], [5]],
+      [[5, 3, 2, 2, 3], [1, 0, 1, 0, 0], [3, 3, 1, 2, 3]],
+      [[4, 6], [2, 0], [0, 6]], // empty
+    ];
+    for (const [shape, begin, size] of cases) {
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const src = (): tf.Tensor => {
+          const f = tf.mul(T(shape, 16), 50);
+          return dtype === 'float32' ? f : dtype === 'int32' ? tf.cast(f, 'int32') : tf.greater(f, 0);
+        };
+        const got = await on('wasm', () => tf.cast(tf.slice(src(), begin, size), 'float32'));
+        const want = await on('cpu', () => tf.cast(tf.slice(src(), begin, size), 'float32'));
+        expect(got.shape).toEqual(want.shape);
+        expectBitExact(got, want, `tf.slice ${dtype} ${shape} ${begin} ${size}`);
+      }
+    }
+    // A scalar and a gradient through slice (the tape's Slice gradient is a pad) keep working.
+    expect((await on('wasm', () => tf.slice(tf.tensor1d([4, 5, 6]), [2], [1]))).values[0]).toBe(6);
+    const g = await on('wasm', () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.slice(v, [1, 0], [2, 3]), 3)))(T([4, 3], 17)));
+    expect(Array.from(g.values)).toEqual([0, 0, 0, 3, 3, 3, 3, 3, 3, 0, 0, 0]);
   });
 });
 
@@ -295,9 +346,12 @@ describe('fast gradients through a layers model (batch norm, ReLU6, zero padding
     const profile = await tf.profile(() => inputGradient(f, xs));
     tf.dispose([xs, profile.result as tf.Tensor]);
     const names = new Set(profile.kernels.map((k) => k.name));
-    for (const k of [...Object.values(FAST_BACKWARD_KERNELS), 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput']) {
+    // (guided backpropagation's relu gradient runs only inside withGuidedRelu: tests/methods/guided_backprop.test.ts)
+    const plain = Object.values(FAST_BACKWARD_KERNELS).filter((k) => k !== FAST_BACKWARD_KERNELS.guidedReluGrad);
+    for (const k of [...plain, 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput']) {
       expect(names.has(k), k).toBe(true);
     }
+    expect(names.has(FAST_BACKWARD_KERNELS.guidedReluGrad)).toBe(false);
     // (Slice does run once: layers' predict slices its input into batches)
     for (const k of ['Tile', 'Select', 'LogicalAnd', 'Step', 'Conv2DBackpropFilter']) expect(names.has(k), k).toBe(false);
     // the gradient is not trivially zero where ReLU6 saturates: a sizeable share of pixels gets some

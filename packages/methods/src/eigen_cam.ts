@@ -17,9 +17,14 @@ const HOST_CENTRING_MAX_RATIO = 8;
 /** Per image `[b, d, d]` Gram matrices on the smaller side, one matMul per image, read back. */
 async function gramsOnDevice(x: tf.Tensor3D, positionsSide: boolean): Promise<Float32Array> {
   // Per image, with the transpose made explicit: wasm's batched matMul (or a transposed operand)
-  // runs these thin shapes 2-2.5x slower (8 × [49, 1280] on MobileNetV2: 27 ms against 11-13 ms).
-  const gram = tf.tidy(() => tf.stack(tf.unstack(x).map((m) =>
-    positionsSide ? tf.matMul(m as tf.Tensor2D, tf.transpose(m as tf.Tensor2D)) : tf.matMul(tf.transpose(m as tf.Tensor2D), m as tf.Tensor2D))));
+  // runs these thin shapes 2-2.5x slower (8 × [49, 1280] on MobileNetV2: 24 ms against 6 ms).
+  // Images are taken with tf.slice, not tf.unstack: wasm's Unpack copies the whole batch out of
+  // the heap once per image (27 ms against 6 ms for the whole step on that batch).
+  const [b, r, c] = x.shape;
+  const gram = tf.tidy(() => tf.stack(Array.from({ length: b }, (_, i) => {
+    const m = tf.reshape(tf.slice(x, [i, 0, 0], [1, r, c]), [r, c]) as tf.Tensor2D;
+    return positionsSide ? tf.matMul(m, tf.transpose(m)) : tf.matMul(tf.transpose(m), m);
+  })));
   try {
     return (await gram.data()) as Float32Array;
   } finally {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FAST_BACKWARD_KERNELS } from '@saliency/core/base';
 
 /**
  * The kernels whose gradients {@link withGuidedRelu} replaces.
@@ -17,14 +18,28 @@ export const GUIDED_KERNELS = ['Relu', 'Relu6'] as const;
 
 type Saved = tf.Tensor[];
 
-/** Guided ReLU backward: dy where dy > 0 and the forward input x > 0, else 0. */
+/** Whether the one-pass guided ReLU kernel can take `x` and `dy` on the active backend (wasm with SIMD). */
+function oneGuidedPass(x: tf.Tensor, dy: tf.Tensor): boolean {
+  return x.dtype === 'float32' && dy.dtype === 'float32' && x.rank === dy.rank && x.shape.every((d, i) => d === dy.shape[i])
+    && tf.getKernel(FAST_BACKWARD_KERNELS.guidedReluGrad, tf.getBackend()) != null;
+}
+
+/**
+ * Guided ReLU backward: dy where dy > 0 and the forward input x > 0, else 0 — `relu(dy) · step(x)`,
+ * in one pass where the wasm backend has the kernel (the same values; a dropped `dy = −0` comes
+ * out as +0 there).
+ */
 const guidedRelu: tf.GradConfig = {
   kernelName: 'Relu',
   inputsToSave: ['x'],
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: Saved) => {
     const [x] = saved;
     const g = Array.isArray(dy) ? dy[0] : dy;
-    return { x: () => tf.mul(tf.relu(g), tf.step(x)) };
+    return {
+      x: () => (oneGuidedPass(x, g)
+        ? tf.engine().runKernel(FAST_BACKWARD_KERNELS.guidedReluGrad, { x, dy: g } as unknown as tf.NamedTensorMap) as tf.Tensor
+        : tf.mul(tf.relu(g), tf.step(x))),
+    };
   },
 };
 

@@ -3,6 +3,7 @@
  * heap, for the element-wise steps of backward passes that tfjs's wasm backend
  * runs as several slow kernels (comparisons, logical ops and `Select` for the
  * gradient of `clipByValue`; `Step`, `Cast` and `Multiply` for that of `relu`;
+ * `Relu`, `Step` and `Multiply` for guided backpropagation's `relu` gradient;
  * `Tile` + two `Multiply`s for that of batch norm).
  *
  * The module is assembled here, byte by byte (a few dozen instructions, so no
@@ -30,6 +31,12 @@ export interface WasmSimdKernels {
    * `relu` on wasm (`dy · cast(step(x))`; wasm's `step` gives 0 for NaN).
    */
   reluGrad(x: number, dy: number, out: number, n: number): void;
+  /**
+   * `out[i] = x[i] > 0 && dy[i] > 0 ? dy[i] : +0` for `i < n` — the guided-backpropagation
+   * gradient of `relu` (`relu(dy) · step(x)`) in one pass, the dropped values as `+0` (a bitwise
+   * AND with the mask; `relu(dy) · step(x)` gives `−0` only for `dy = −0`); NaN in `x` or `dy` gives 0.
+   */
+  guidedReluGrad(x: number, dy: number, out: number, n: number): void;
   /** `out[r·c + j] = dy[r·c + j] · a[j]` for `r < rows`, `j < c` (float32 products, one rounding). */
   scaleChannels(dy: number, a: number, out: number, rows: number, c: number): void;
   /** `out[r·c + j] = (dy[r·c + j] · a[j]) · b[j]` (two float32 roundings, in that order). */
@@ -192,6 +199,36 @@ function reluGradBody(): { locals: number[][]; code: number[] } {
   return { locals: [[...uleb(3), I32], [...uleb(2), V128]], code };
 }
 
+/** guidedReluGrad(x, dy, out, n) */
+function guidedReluGradBody(): { locals: number[][]; code: number[] } {
+  const [x, dy, out, n] = [0, 1, 2, 3];
+  const [i, endV, end] = [4, 5, 6]; // i32 ×3
+  const ds = 7; // f32
+  const [zero4, dv] = [8, 9]; // v128 ×2
+  const code = [
+    ...op.get(n), ...op.i32(~3), ...op.and, ...op.i32(2), ...op.shl, ...op.set(endV),
+    ...op.get(n), ...op.i32(2), ...op.shl, ...op.set(end),
+    ...op.f32(0), ...op.f32x4Splat, ...op.set(zero4),
+    ...op.i32(0), ...op.set(i),
+    ...whileBelow(i, endV, 16, [
+      ...addr(out, i),
+      ...addr(dy, i), ...op.v128Load, ...op.tee(dv),
+      ...op.get(dv), ...op.get(zero4), ...op.f32x4Gt, ...op.v128And,
+      ...addr(x, i), ...op.v128Load, ...op.get(zero4), ...op.f32x4Gt, ...op.v128And,
+      ...op.v128Store,
+    ]),
+    ...whileBelow(i, end, 4, [
+      ...addr(out, i),
+      ...addr(dy, i), ...op.f32Load, ...op.tee(ds), ...op.f32(0),
+      ...op.get(ds), ...op.f32(0), ...op.f32Gt,
+      ...addr(x, i), ...op.f32Load, ...op.f32(0), ...op.f32Gt, ...op.and,
+      ...op.select,
+      ...op.f32Store,
+    ]),
+  ];
+  return { locals: [[...uleb(3), I32], [...uleb(1), F32], [...uleb(2), V128]], code };
+}
+
 /** scaleChannels(dy, a, out, rows, c) or, with `two`, scaleChannels2(dy, a, b, out, rows, c). */
 function scaleChannelsBody(two: boolean): { locals: number[][]; code: number[] } {
   const P = two ? 6 : 5;
@@ -237,16 +274,16 @@ export function simdModuleBytes(shared: boolean): Uint8Array {
   // memory import: no maximum (matches any non-shared memory), or shared with the wasm32 maximum.
   const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
   const imports = [[...str('env'), ...str('memory'), 0x02, ...limits]];
-  const bodies = [clipGradBody(), scaleChannelsBody(false), scaleChannelsBody(true), reluGradBody()].map(({ locals, code }) => {
+  const bodies = [clipGradBody(), scaleChannelsBody(false), scaleChannelsBody(true), reluGradBody(), guidedReluGradBody()].map(({ locals, code }) => {
     const body = [...vec(locals), ...code, ...op.end];
     return [...uleb(body.length), ...body];
   });
-  const names = ['clipGrad', 'scaleChannels', 'scaleChannels2', 'reluGrad'];
+  const names = ['clipGrad', 'scaleChannels', 'scaleChannels2', 'reluGrad', 'guidedReluGrad'];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     ...section(2, vec(imports)),
-    ...section(3, vec([[0], [1], [2], [3]])),
+    ...section(3, vec([[0], [1], [2], [3], [3]])), // guidedReluGrad has reluGrad's signature
     ...section(7, vec(names.map((nm, k) => [...str(nm), 0x00, ...uleb(k)]))),
     ...section(10, vec(bodies)),
   ]);
@@ -275,7 +312,7 @@ export function wasmSimdKernels(memory: unknown): WasmSimdKernels | null {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
       const e = instance.exports as unknown as Omit<WasmSimdKernels, 'memory'>;
       kernels = {
-        memory, clipGrad: e.clipGrad, reluGrad: e.reluGrad, scaleChannels: e.scaleChannels, scaleChannels2: e.scaleChannels2,
+        memory, clipGrad: e.clipGrad, reluGrad: e.reluGrad, guidedReluGrad: e.guidedReluGrad, scaleChannels: e.scaleChannels, scaleChannels2: e.scaleChannels2,
       };
     }
   } catch {
